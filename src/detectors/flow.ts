@@ -1,0 +1,337 @@
+/**
+ * Layer 3, cross-server flow: remembers fingerprints of the significant tokens (secrets, hashes,
+ * identifiers, high-entropy strings) that each server returns, per client session, and flags a
+ * request to another server that carries one of them: the signature of data exfiltration across
+ * servers ("read the key with server A, post it with server B").
+ *
+ * Memory lives in the {@link StateStore}, namespace `flow:<session>`, so that the wrappers a client
+ * launched (separate processes sharing the state database) see each other's tokens. Keys are
+ * truncated salted SHA-256 fingerprints, never the tokens. Records expire after a time window and
+ * the namespace is kept to a bounded size, least recently seen first (`store.evict`).
+ *
+ * Tokens the client itself sent first (typed by the user, say) belong to the client, not to the
+ * server that later echoes them, so they never count as a flow.
+ *
+ * Cost per message: one pass over its strings, one hash per significant token (capped), and at most
+ * three store calls (`getMany`, `putMany`, `evict`).
+ *
+ * @example
+ * ```ts
+ * import { createFlowDetector, significantTokens } from "./flow.ts";
+ * significantTokens("key AKIAIOSFODNN7EXAMPLE and the word hello"); // ["AKIAIOSFODNN7EXAMPLE"]
+ * const detector = createFlowDetector({ windowMs: 3_600_000 });
+ * ```
+ *
+ * @module
+ */
+import { sha256Hex } from "../hash.ts";
+import type { DetectorEnv, JsonRpcMessage, MessageDetector } from "../pipeline/detector.ts";
+import { extractFields } from "../pipeline/fields.ts";
+import type { Finding, Json, MessageContext } from "../types.ts";
+import { argumentStrings } from "./scope.ts";
+
+/** Tuning of the flow tracker. */
+export interface FlowOptions {
+  /** How long a server's token is remembered (ms). Default 2 hours. */
+  readonly windowMs?: number;
+  /** Most tokens remembered per session (LRU beyond). Default 50 000. */
+  readonly maxTokens?: number;
+  /** Most significant tokens taken from one message. Default 4 000. */
+  readonly maxPerMessage?: number;
+}
+
+/** Store namespace prefix; the namespace is `flow:<session>`. */
+export const FLOW_NS_PREFIX = "flow:";
+/** JSON-RPC error code of a request refused for a cross-server flow. */
+export const FLOW_BLOCK_CODE = -32002;
+
+/** Where a token came from. */
+interface Source {
+  /** Server key. */
+  readonly k: string;
+  /** Server display name. */
+  readonly n: string;
+  /** Method of the response it appeared in. */
+  readonly m: string;
+  /** Tool, when known. */
+  readonly t?: string;
+}
+
+/** A stored fingerprint: its sources, or `c: 1` when the client sent it first. */
+interface FlowRecord {
+  readonly s?: readonly Source[];
+  readonly c?: 1;
+}
+
+const MAX_SOURCES = 4;
+const MAX_FINDINGS = 5;
+const MIN_LEN = 12;
+const MAX_LEN = 512;
+
+/** Responses whose content is data a server hands over (sources of flows). */
+const SOURCE_METHODS = new Set(["tools/call", "tasks/result", "resources/read", "prompts/get"]);
+
+function isTokenChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 ||
+    c === 95;
+}
+
+/** Shannon entropy in bits per character of an ASCII token. */
+function entropy(tok: string): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < tok.length; i++) {
+    const c = tok.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / tok.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** Length of the longest run of digits. */
+function longestDigitRun(tok: string): number {
+  let best = 0, run = 0;
+  for (let i = 0; i < tok.length; i++) {
+    const c = tok.charCodeAt(i);
+    run = c >= 48 && c <= 57 ? run + 1 : 0;
+    if (run > best) best = run;
+  }
+  return best;
+}
+
+/**
+ * Whether a token (letters, digits, `-`, `_`; 12 to 512 characters) identifies something: a hash
+ * or UUID, a secret-looking high-entropy string, an identifier with a long number in it, a long
+ * number (card, account). Words, code identifiers, dates, versions and small numbers are not.
+ *
+ * @example
+ * ```ts
+ * isSignificantToken("9f86d081884c7d659a2feaa0c55ad015"); // true (hash)
+ * isSignificantToken("getUserAccountSettings"); // false (identifier made of words)
+ * ```
+ */
+export function isSignificantToken(tok: string): boolean {
+  const len = tok.length;
+  if (len < MIN_LEN || len > MAX_LEN) return false;
+  let lower = 0, upper = 0, digit = 0, hex = 0;
+  for (let i = 0; i < len; i++) {
+    const c = tok.charCodeAt(i);
+    if (c >= 48 && c <= 57) digit++;
+    else if (c >= 65 && c <= 90) upper++;
+    else if (c >= 97 && c <= 122) lower++;
+    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)) hex++;
+  }
+  const letters = lower + upper;
+  if (/^\d{4}-\d\d-\d\d/.test(tok)) return false; // dates and timestamps
+  if (letters === 0) {
+    // Numbers: long ones are accounts, cards, phone numbers; 10/13-digit epochs are not.
+    if (digit < 12) return false;
+    return !(digit === 13 && digit === len && /^1[5-9]/.test(tok));
+  }
+  const alnum = letters + digit;
+  // Hashes and UUIDs: hex digits only (dashes aside), both letters and digits present.
+  if (hex === alnum && alnum >= 16 && digit >= 2 && letters >= 2) return true;
+  if (digit === 0) {
+    // Letters only: random-looking mixed case (a base62-ish secret), not camelCase words.
+    if (len < 20 || upper < 0.25 * letters || upper > 0.75 * letters) return false;
+    return entropy(tok) >= 3.8;
+  }
+  if (len >= 16 && entropy(tok) >= 3.3 && (digit >= 2 || upper >= 2)) return true; // secret-like
+  return longestDigitRun(tok) >= 3 && digit >= 4 && letters >= 2; // ORD-2024-88412, INV20240001
+}
+
+/**
+ * The significant tokens of a text (see {@link isSignificantToken}), deduplicated, in order of
+ * first appearance, at most `max`. One linear pass, no regular expression over the whole text.
+ *
+ * @example
+ * ```ts
+ * significantTokens("id=ORD-2024-88412, at 2026-11-23T10:00:00Z"); // ["ORD-2024-88412"]
+ * ```
+ */
+export function significantTokens(text: string, max = 4000, into?: Set<string>): string[] {
+  const seen = into ?? new Set<string>();
+  const before = seen.size;
+  const out: string[] = [];
+  let start = -1;
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    const tokenChar = i < n && isTokenChar(text.charCodeAt(i));
+    if (tokenChar) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0) {
+      const len = i - start;
+      if (len >= MIN_LEN && len <= MAX_LEN) {
+        // Trim separators so "-abc…" and "abc…" are one token.
+        let a = start, b = i;
+        while (a < b && (text.charCodeAt(a) === 45 || text.charCodeAt(a) === 95)) a++;
+        while (b > a && (text.charCodeAt(b - 1) === 45 || text.charCodeAt(b - 1) === 95)) b--;
+        const tok = text.slice(a, b);
+        if (!seen.has(tok) && isSignificantToken(tok)) {
+          seen.add(tok);
+          out.push(tok);
+          if (seen.size - before >= max) return out;
+        }
+      }
+      start = -1;
+    }
+  }
+  return out;
+}
+
+/** The store key of a token: salted by the session, truncated to 96 bits. */
+function fingerprint(session: string, tok: string): string {
+  return sha256Hex(`mcp-watchdog/flow\n${session}\n${tok}`).slice(0, 24);
+}
+
+/** A token shown to people: its first 4 characters and its length, never the whole. */
+export function maskToken(tok: string): string {
+  return `${tok.slice(0, 4)}…(${tok.length} chars)`;
+}
+
+function isObj(v: Json | undefined): v is { [k: string]: Json } {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Strings of a request that go out to the server, with pointers and the tool they concern. */
+function requestStrings(msg: JsonRpcMessage): { tool: string; strings: { path: string; text: string }[] } | undefined {
+  const p = msg.params;
+  if (!isObj(p)) return undefined;
+  switch (msg.method) {
+    case "tools/call":
+      return {
+        tool: typeof p.name === "string" ? p.name : "",
+        strings: argumentStrings(p.arguments, "/params/arguments"),
+      };
+    case "prompts/get":
+      return {
+        tool: typeof p.name === "string" ? p.name : "",
+        strings: argumentStrings(p.arguments, "/params/arguments"),
+      };
+    case "resources/read":
+      return typeof p.uri === "string"
+        ? { tool: p.uri, strings: [{ path: "/params/uri", text: p.uri }] }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The Layer 3 flow detector (`L3-flow`). Reads `config.flowPolicy` (`block` refuses the request,
+ * `alert` only reports) and `env.session` (the namespace).
+ */
+export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
+  const windowMs = options.windowMs ?? 2 * 60 * 60 * 1000;
+  const maxTokens = options.maxTokens ?? 50_000;
+  const maxPerMessage = options.maxPerMessage ?? 4000;
+
+  function learn(msg: JsonRpcMessage, ctx: MessageContext & { tool?: string }, env: DetectorEnv) {
+    if (!isObj(msg.result) || !SOURCE_METHODS.has(ctx.method)) return;
+    const seen = new Set<string>();
+    for (const f of extractFields(msg, ctx.method, "server_to_client", ctx.tool)) {
+      significantTokens(f.text, maxPerMessage - seen.size, seen);
+      if (seen.size >= maxPerMessage) break;
+    }
+    if (seen.size === 0) return;
+    const ns = FLOW_NS_PREFIX + env.session;
+    const keys = new Map<string, string>();
+    for (const tok of seen) keys.set(fingerprint(env.session, tok), tok);
+    const existing = new Map<string, FlowRecord>();
+    for (const r of env.store.getMany<FlowRecord>(ns, [...keys.keys()])) existing.set(r.key, r.value);
+    const me: Source = { k: env.server.key, n: env.server.name, m: ctx.method, t: ctx.tool };
+    const writes: { key: string; value: FlowRecord }[] = [];
+    for (const key of keys.keys()) {
+      const old = existing.get(key);
+      if (old?.c) {
+        writes.push({ key, value: old }); // the client's own token: only refresh it
+        continue;
+      }
+      const others = (old?.s ?? []).filter((s) => s.k !== me.k);
+      writes.push({ key, value: { s: [me, ...others].slice(0, MAX_SOURCES) } });
+    }
+    const now = env.now();
+    env.store.putMany(ns, writes, now);
+    env.store.evict(ns, now - windowMs, maxTokens);
+  }
+
+  function check(msg: JsonRpcMessage, env: DetectorEnv) {
+    const req = requestStrings(msg);
+    if (!req || req.strings.length === 0) return undefined;
+    const ns = FLOW_NS_PREFIX + env.session;
+    const where = new Map<string, { tok: string; path: string }>();
+    const seen = new Set<string>();
+    for (const s of req.strings) {
+      for (const tok of significantTokens(s.text, maxPerMessage - seen.size, seen)) {
+        where.set(fingerprint(env.session, tok), { tok, path: s.path });
+      }
+      if (seen.size >= maxPerMessage) break;
+    }
+    if (where.size === 0) return undefined;
+    const found = env.store.getMany<FlowRecord>(ns, [...where.keys()]);
+    const known = new Set(found.map((r) => r.key));
+    const findings: Finding[] = [];
+    const block = env.config.flowPolicy === "block";
+    for (const r of found) {
+      const sources = r.value?.s;
+      if (r.value?.c || !sources || sources.length === 0) continue;
+      if (sources.some((s) => s.k === env.server.key)) continue; // it came from this very server
+      const from = sources[0];
+      const at = where.get(r.key)!;
+      const what = from.t ? `${from.m} ${from.t}` : from.m;
+      findings.push({
+        layer: "L3-flow",
+        rule: "l3-cross-server-flow",
+        severity: "high",
+        action: block ? "block" : "alert",
+        message: `a value that server "${from.n}" returned (${what}) is being sent to server "${env.server.name}" ` +
+          `(${msg.method} ${req.tool}, field ${at.path}): possible cross-server exfiltration`,
+        path: at.path,
+        tool: req.tool,
+        evidence: maskToken(at.tok),
+        details: {
+          fromServer: from.n,
+          fromMethod: from.m,
+          fromTool: from.t ?? null,
+          toServer: env.server.name,
+          toTool: req.tool,
+          field: at.path,
+          fingerprint: r.key.slice(0, 8),
+        },
+      });
+      if (findings.length >= MAX_FINDINGS) break;
+    }
+    // Tokens no server gave us came from the client: remember them as the client's.
+    const fresh = [...where.keys()].filter((k) => !known.has(k)).map((key) => ({ key, value: { c: 1 } }));
+    if (fresh.length > 0) env.store.putMany(ns, fresh, env.now());
+    if (findings.length === 0) return undefined;
+    const first = findings[0];
+    return {
+      findings,
+      block: block
+        ? {
+          code: FLOW_BLOCK_CODE,
+          message: `mcp-watchdog (l3-cross-server-flow): ${first.message}`,
+          data: { rule: "l3-cross-server-flow", layer: "L3-flow", ...first.details } as Json,
+        }
+        : undefined,
+    };
+  }
+
+  return {
+    name: "flow",
+    inspect(msg: JsonRpcMessage, ctx: MessageContext, env: DetectorEnv) {
+      if (ctx.direction === "server_to_client") {
+        if (msg.method === undefined) learn(msg, ctx, env);
+        return undefined;
+      }
+      if (typeof msg.method !== "string") return undefined;
+      return check(msg, env);
+    },
+  };
+}

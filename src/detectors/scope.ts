@@ -1,0 +1,295 @@
+/**
+ * Layer 4, pre-flight: a `tools/call` whose path arguments reach a sensitive location (any access)
+ * or, for a tool that writes, leave the server's declared scope, is refused before the server sees
+ * it; so is a `resources/read` of a sensitive `file:` URI. Paths are normalised first (`~`, `..`,
+ * percent-encoding, `file://`, symlinks through the injected `realPath`).
+ *
+ * The detector also learns the client's MCP roots from its `roots/list` answers (stored per
+ * session and server in the {@link StateStore}, namespace `l4-roots`).
+ *
+ * @example
+ * ```ts
+ * import { createScopeDetector } from "./scope.ts";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * const detector = createScopeDetector({ ...DEFAULT_CONFIG, allowPaths: ["/w"] }, {
+ *   home: "/home/u",
+ *   cwd: "/w",
+ *   isDirectory: () => false,
+ * });
+ * ```
+ *
+ * @module
+ */
+import type { WatchdogConfig } from "../config.ts";
+import { looksLikePath, normalizePosix, type PathHost, resolvePathArgument } from "../paths.ts";
+import type { DetectorEnv, JsonRpcMessage, MessageDetector, MessageVerdict } from "../pipeline/detector.ts";
+import { escapeToken } from "../pipeline/pointer.ts";
+import {
+  inDeclaredScope,
+  isCopyTool,
+  isWriteTool,
+  rootsFromListResult,
+  sensitiveLocation,
+  serverRootsFromCommand,
+  type ToolHints,
+} from "../scope.ts";
+import type { Finding, Json, MessageContext } from "../types.ts";
+import { pinKey, pinNamespace } from "./pinning.ts";
+
+/** Host facts and I/O callbacks the scope detector needs (the adapter supplies them). */
+export interface ScopeHost extends PathHost {
+  /** Whether `path` is an existing directory (to find roots on the server's command line). */
+  readonly isDirectory: (path: string) => boolean;
+}
+
+/** JSON-RPC error code of a call refused by Layer 4. */
+export const SCOPE_BLOCK_CODE = -32001;
+/** Store namespace of the client's MCP roots; key `<session>|<serverKey>`. */
+export const ROOTS_NS = "l4-roots";
+
+/** One string inside tool arguments, with its JSON Pointer and the name of its nearest key. */
+export interface ArgumentString {
+  readonly path: string;
+  readonly key: string;
+  readonly text: string;
+}
+
+const MAX_ARG_DEPTH = 16;
+const MAX_ARG_STRINGS = 2000;
+
+/**
+ * Every string value below `value` (at most 2000, depth 16), with its pointer and the name of the
+ * object key it sits under (array elements inherit their array's key).
+ *
+ * @example
+ * ```ts
+ * argumentStrings({ paths: ["/a", "/b"] }, "/params/arguments");
+ * // [{ path: "/params/arguments/paths/0", key: "paths", text: "/a" }, …]
+ * ```
+ */
+export function argumentStrings(value: Json | undefined, base: string): ArgumentString[] {
+  const out: ArgumentString[] = [];
+  const visit = (v: Json | undefined, path: string, key: string, depth: number): void => {
+    if (out.length >= MAX_ARG_STRINGS || depth > MAX_ARG_DEPTH || v === undefined || v === null) {
+      return;
+    }
+    if (typeof v === "string") {
+      out.push({ path, key, text: v });
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) visit(v[i], `${path}/${i}`, key, depth + 1);
+    } else if (typeof v === "object") {
+      for (const k in v) visit(v[k], `${path}/${escapeToken(k)}`, k, depth + 1);
+    }
+  };
+  visit(value, base, "", 0);
+  return out;
+}
+
+/** Words of an argument name that make its value a path. */
+const PATH_KEY_WORDS = new Set([
+  "path",
+  "paths",
+  "file",
+  "files",
+  "filename",
+  "filepath",
+  "filepaths",
+  "dir",
+  "dirs",
+  "directory",
+  "directories",
+  "folder",
+  "uri",
+  "uris",
+  "destination",
+  "dest",
+  "dst",
+  "source",
+  "src",
+  "target",
+  "cwd",
+  "root",
+  "location",
+  "output",
+  "workdir",
+]);
+
+/** Argument names whose value is content, never a path (however it looks). */
+const CONTENT_KEYS = new Set([
+  "content",
+  "contents",
+  "text",
+  "newtext",
+  "oldtext",
+  "body",
+  "message",
+  "data",
+  "query",
+  "pattern",
+  "description",
+  "comment",
+  "diff",
+  "patch",
+]);
+
+function keyWords(key: string): string[] {
+  return key.slice(0, 100).replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(
+    /[^a-z0-9]+/,
+  ).filter((w) => w !== "");
+}
+
+/** How an argument string is treated: a declared path, a string that looks like one, or neither. */
+function argumentRole(key: string, text: string): "path" | "loose" | undefined {
+  const k = key.toLowerCase();
+  if (CONTENT_KEYS.has(k.replace(/[^a-z0-9]/g, ""))) return undefined;
+  if (keyWords(key).some((w) => PATH_KEY_WORDS.has(w))) {
+    return text.length > 0 && !/[\n\r]/.test(text) ? "path" : undefined;
+  }
+  return looksLikePath(text) ? "loose" : undefined;
+}
+
+/** Whether an argument names what a copy reads (its source), not where it writes. */
+function isSourceKey(key: string): boolean {
+  const w = keyWords(key);
+  return w.includes("source") || w.includes("src") || w.includes("from");
+}
+
+function isObj(v: Json | undefined): v is { [k: string]: Json } {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Annotations of a tool as first pinned by Layer 1 (when pinning runs), else none. */
+function pinnedHints(env: DetectorEnv, tool: string): ToolHints | undefined {
+  const rec = env.store.get<{ def?: Json }>(pinNamespace(env.server.key), pinKey("tool", tool));
+  const def = rec?.value?.def;
+  if (!isObj(def) || !isObj(def.annotations)) return undefined;
+  const a = def.annotations;
+  return {
+    readOnlyHint: typeof a.readOnlyHint === "boolean" ? a.readOnlyHint : undefined,
+    destructiveHint: typeof a.destructiveHint === "boolean" ? a.destructiveHint : undefined,
+  };
+}
+
+/** A refused access, before it becomes a finding. */
+interface Violation {
+  readonly rule: string;
+  readonly message: string;
+  readonly pointer: string;
+  readonly raw: string;
+  readonly resolved: string;
+}
+
+/**
+ * The Layer 4 pre-flight detector (`L4-scope`). Static scope (allow paths and command-line roots)
+ * is computed once here; client roots are read from the store on each call.
+ */
+export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): MessageDetector {
+  const staticRoots = new Set<string>();
+  for (const p of config.allowPaths) {
+    for (const r of resolvePathArgument(p, host)) staticRoots.add(r);
+  }
+  for (const r of serverRootsFromCommand(config.serverCommand, host, host.isDirectory)) {
+    staticRoots.add(r);
+  }
+  const home = normalizePosix(host.home);
+
+  const rootsKey = (env: DetectorEnv) => `${env.session}|${env.server.key}`;
+
+  function scopeRoots(env: DetectorEnv): string[] {
+    const client = env.store.get<string[]>(ROOTS_NS, rootsKey(env))?.value;
+    return Array.isArray(client) ? [...staticRoots, ...client] : [...staticRoots];
+  }
+
+  function check(
+    strings: readonly ArgumentString[],
+    tool: string,
+    write: boolean,
+    copy: boolean,
+    env: DetectorEnv,
+  ): Violation | undefined {
+    let roots: string[] | undefined;
+    for (const s of strings) {
+      const role = argumentRole(s.key, s.text);
+      if (!role) continue;
+      const forms = resolvePathArgument(s.text, host);
+      for (const p of forms) {
+        const hit = sensitiveLocation(p, home);
+        if (hit && (write || !hit.writeOnly)) {
+          return {
+            rule: hit.rule,
+            pointer: s.path,
+            raw: s.text,
+            resolved: p,
+            message: `${write ? "write to" : "access to"} ${hit.what} refused: ${p}`,
+          };
+        }
+      }
+      if (!write || role !== "path" || (copy && isSourceKey(s.key))) continue;
+      roots ??= scopeRoots(env);
+      if (roots.length === 0) continue;
+      for (const p of forms) {
+        if (!inDeclaredScope(p, roots)) {
+          return {
+            rule: "l4-write-outside-scope",
+            pointer: s.path,
+            raw: s.text,
+            resolved: p,
+            message: `write by ${tool} outside the server's declared scope refused: ${p}`,
+          };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  function verdict(v: Violation, tool: string | undefined, env: DetectorEnv): MessageVerdict {
+    const finding: Finding = {
+      layer: "L4-scope",
+      rule: v.rule,
+      severity: v.rule === "l4-write-outside-scope" ? "high" : "critical",
+      action: "block",
+      message: v.message,
+      path: v.pointer,
+      tool,
+      evidence: v.raw,
+      details: { resolved: v.resolved, server: env.server.name },
+    };
+    return {
+      findings: [finding],
+      block: {
+        code: SCOPE_BLOCK_CODE,
+        message: `mcp-watchdog (${v.rule}): ${v.message}`,
+        data: { rule: v.rule, layer: "L4-scope", path: v.resolved },
+      },
+    };
+  }
+
+  return {
+    name: "scope",
+    inspect(msg: JsonRpcMessage, ctx: MessageContext, env: DetectorEnv) {
+      if (ctx.direction !== "client_to_server") return undefined;
+      // The client's answer to the server's roots/list: remember its roots.
+      if (ctx.method === "roots/list" && msg.method === undefined && isObj(msg.result)) {
+        env.store.put(ROOTS_NS, rootsKey(env), rootsFromListResult(msg.result, host), env.now());
+        return undefined;
+      }
+      if (!isObj(msg.params)) return undefined;
+      if (msg.method === "tools/call") {
+        const name = typeof msg.params.name === "string" ? msg.params.name : "";
+        if (!isObj(msg.params.arguments)) return undefined;
+        const strings = argumentStrings(msg.params.arguments, "/params/arguments");
+        if (strings.length === 0) return undefined;
+        const write = isWriteTool(name) || isWriteTool(name, pinnedHints(env, name));
+        const v = check(strings, name, write, isCopyTool(name), env);
+        return v ? verdict(v, name, env) : undefined;
+      }
+      if (msg.method === "resources/read" && typeof msg.params.uri === "string") {
+        const uri = msg.params.uri;
+        if (!/^file:/i.test(uri)) return undefined;
+        const v = check([{ path: "/params/uri", key: "uri", text: uri }], "resources/read", false, false, env);
+        return v ? verdict(v, undefined, env) : undefined;
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * The inspection pipeline: one parsed JSON-RPC message in, what to forward out. It runs the message
+ * detectors, then the text detectors on every field the model will see, then (optionally, under a
+ * latency budget) the async classifier; applies the actions unless in monitor mode; and returns the
+ * audit records. The same object serves every transport.
+ *
+ * @example
+ * ```ts
+ * import { Inspector } from "./inspector.ts";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * const inspector = new Inspector({ message: [], text: [] }, {
+ *   server: { name: "demo", key: "demo" },
+ *   session: "s",
+ *   store: new MemoryStore(),
+ *   config: DEFAULT_CONFIG,
+ *   now: () => Date.now(),
+ * });
+ * const r = inspector.inspect(
+ *   { jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } },
+ *   { server: "demo", direction: "server_to_client", method: "tools/call", id: 1 },
+ * );
+ * ```
+ *
+ * @module
+ */
+import { type AuditRecord, auditRecord } from "../audit.ts";
+import type { Finding, Json, MessageContext, Outcome, TextField } from "../types.ts";
+import type {
+  AsyncTextDetector,
+  DetectorEnv,
+  JsonRpcMessage,
+  MessageDetector,
+  TextDetector,
+} from "./detector.ts";
+import { extractFields } from "./fields.ts";
+import { removeAll, setAt } from "./pointer.ts";
+
+/** The detectors of a pipeline, in the order they run. */
+export interface Detectors {
+  readonly message: readonly MessageDetector[];
+  readonly text: readonly TextDetector[];
+  readonly async?: AsyncTextDetector;
+}
+
+/** A message refusal: the sender of a request gets this JSON-RPC error. */
+export interface Block {
+  readonly code: number;
+  readonly message: string;
+  readonly data?: Json;
+}
+
+/** What the pipeline decided for one message. */
+export interface InspectResult {
+  /** True when `message` differs from what arrived (it must be re-serialised). */
+  readonly changed: boolean;
+  /** The message to forward (the same object, edited in place when `changed`). */
+  readonly message: JsonRpcMessage;
+  /** Set when the whole message is refused. */
+  readonly block?: Block;
+  /** One record per finding, with what was done. */
+  readonly records: readonly AuditRecord[];
+}
+
+/** Context for one message; `tool` is the tool a `tools/call` response answers. */
+export interface InspectContext extends MessageContext {
+  readonly tool?: string;
+}
+
+const DEFAULT_BLOCK_CODE = -32001;
+const ABORT_GRACE_MS = 50;
+
+function marker(f: Finding): string {
+  return f.replacement ?? `[mcp-watchdog removed: ${f.rule}]`;
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** Apply non-overlapping edits (overlaps merged: the earliest-starting, widest edit wins). */
+export function applyEdits(text: string, edits: Edit[]): string {
+  if (edits.length === 0) return text;
+  edits.sort((a, b) => a.start - b.start || b.end - a.end);
+  const merged: Edit[] = [];
+  for (const e of edits) {
+    const last = merged[merged.length - 1];
+    if (last && e.start < last.end) last.end = Math.max(last.end, e.end);
+    else merged.push({ ...e });
+  }
+  let out = "";
+  let pos = 0;
+  for (const e of merged) {
+    out += text.slice(pos, e.start) + e.text;
+    pos = e.end;
+  }
+  return out + text.slice(pos);
+}
+
+/** The inspection pipeline for one server connection. */
+export class Inspector {
+  readonly detectors: Detectors;
+  readonly env: DetectorEnv;
+
+  constructor(detectors: Detectors, env: DetectorEnv) {
+    this.detectors = detectors;
+    this.env = env;
+  }
+
+  /**
+   * Inspect one message (not a batch). Returns synchronously unless the async classifier wants
+   * a field; then the promise settles within the configured latency budget.
+   */
+  inspect(msg: JsonRpcMessage, ctx: InspectContext): InspectResult | Promise<InspectResult> {
+    const env = this.env;
+    const enforce = env.config.mode === "enforce";
+    const findings: { f: Finding; outcome: Outcome }[] = [];
+    let block: Block | undefined;
+    const removals: string[] = [];
+
+    for (const d of this.detectors.message) {
+      const v = d.inspect(msg, ctx, env);
+      if (!v) continue;
+      const blocking = enforce && v.block !== undefined;
+      const removing = enforce && (v.remove?.length ?? 0) > 0;
+      for (const f of v.findings) {
+        const acted = (blocking || removing) && f.action === "block";
+        findings.push({ f, outcome: acted ? "blocked" : "alerted" });
+      }
+      if (blocking && !block) block = v.block;
+      if (removing) removals.push(...v.remove!);
+    }
+
+    const fields = block ? [] : extractFields(msg, ctx.method, ctx.direction, ctx.tool);
+    const perField: { field: TextField; found: Finding[] }[] = [];
+    for (const field of fields) {
+      let found: Finding[] = [];
+      for (const d of this.detectors.text) {
+        const fs = d.scan(field, ctx, env, found);
+        if (fs.length) found = found.concat(fs);
+      }
+      perField.push({ field, found });
+    }
+
+    const finish = (): InspectResult => {
+      let changed = false;
+      for (const { field, found } of perField) {
+        if (found.length === 0) continue;
+        const edits: Edit[] = [];
+        for (const f of found) {
+          let outcome: Outcome = "alerted";
+          if (enforce && f.action === "block") {
+            block ??= { code: DEFAULT_BLOCK_CODE, message: `mcp-watchdog blocked this message: ${f.message} (${f.rule})` };
+            outcome = "blocked";
+          } else if (enforce && f.span && (f.action === "neutralize" || f.action === "redact")) {
+            edits.push({ start: f.span[0], end: f.span[1], text: f.action === "redact" ? f.replacement ?? "[REDACTED]" : marker(f) });
+            outcome = f.action === "redact" ? "redacted" : "stripped";
+          }
+          findings.push({ f, outcome });
+        }
+        if (edits.length && !block) {
+          const next = applyEdits(field.text, edits);
+          if (next !== field.text && setAt(msg, field.path, next)) changed = true;
+        }
+      }
+      if (removals.length && !block) {
+        removeAll(msg, removals);
+        changed = true;
+      }
+      const now = new Date(env.now());
+      const records = findings.map(({ f, outcome }) =>
+        auditRecord(f, block && outcome !== "alerted" ? "blocked" : outcome, {
+          server: env.server.name,
+          direction: ctx.direction,
+          method: ctx.method,
+          id: ctx.id,
+          now,
+        })
+      );
+      return { changed: changed && !block, message: msg, block, records };
+    };
+
+    const slow = this.detectors.async;
+    if (!slow || env.config.semantic === "off" || perField.length === 0) return finish();
+    const wanted = perField.filter(({ field, found }) => slow.wants(field, ctx, found));
+    if (wanted.length === 0) return finish();
+    return this.#withBudget(slow, wanted, ctx).then(finish);
+  }
+
+  async #withBudget(
+    slow: AsyncTextDetector,
+    wanted: { field: TextField; found: Finding[] }[],
+    ctx: InspectContext,
+  ): Promise<void> {
+    const ac = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const budget = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort();
+        resolve("timeout");
+      }, this.env.config.semanticTimeoutMs);
+    });
+    // On timeout the detector is aborted and gets a short grace to report its failure policy
+    // (fail-open alert or fail-closed finding); the message is never held much past the budget.
+    const all = Promise.all(wanted.map(async (w) => {
+      try {
+        w.found.push(...await slow.scan(w.field, ctx, this.env, w.found, ac.signal));
+      } catch { /* the detector owns its failure policy; never break the message */ }
+    }));
+    try {
+      if (await Promise.race([budget, all.then(() => "done" as const)]) === "timeout") {
+        let grace: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([all, new Promise((r) => grace = setTimeout(r, ABORT_GRACE_MS))]);
+        clearTimeout(grace);
+      }
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+  }
+}

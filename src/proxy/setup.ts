@@ -1,0 +1,103 @@
+/**
+ * Wires one proxied connection from the parsed command line: the state store, the detectors, the
+ * inspector, the audit sinks (file and stderr) and the {@link ProxySession}. Every transport (stdio,
+ * HTTP client, HTTP gateway) builds its sessions here, so that they inspect alike.
+ *
+ * @module
+ */
+import { openStateStore } from "../adapters/state_dir.ts";
+import type { Runtime } from "../adapters/runtime.ts";
+import type { AuditRecord, AuditSink } from "../audit.ts";
+import type { ProxyArgs } from "../cli/options.ts";
+import { buildDetectors, type DetectorHost } from "../detectors/registry.ts";
+import { sha256Hex } from "../hash.ts";
+import type { ServerIdentity } from "../pipeline/detector.ts";
+import { Inspector } from "../pipeline/inspector.ts";
+import type { StateStore } from "../store/store.ts";
+import type { WatchdogConfig } from "../config.ts";
+import { type ProxyEvent, ProxySession } from "./session.ts";
+import { formatAlert, formatEvent } from "./alert_line.ts";
+
+/** Everything a transport needs for one connection. */
+export interface ProxySetup {
+  readonly session: ProxySession;
+  readonly store: StateStore;
+  /** Report a notable event (stderr and audit log). */
+  event(e: ProxyEvent): void;
+  close(): void;
+}
+
+/** The stable identity of the guarded server: its name plus a hash of its command or URL. */
+export function serverIdentity(config: WatchdogConfig): ServerIdentity {
+  const what = config.serverUrl ?? config.serverCommand.join("\u0000");
+  return { name: config.serverName, key: `${config.serverName}#${sha256Hex(what).slice(0, 12)}` };
+}
+
+/**
+ * The client session: wrappers launched by one client share it (they have the same parent
+ * process). `MCP_WATCHDOG_SESSION` overrides it.
+ */
+export function clientSession(runtime: Runtime): string {
+  const forced = runtime.env("MCP_WATCHDOG_SESSION");
+  if (forced) return forced;
+  let start = "";
+  try {
+    // Linux: the parent's start time tells a reused pid from the same parent.
+    const stat = runtime.readTextFileSync(`/proc/${runtime.ppid}/stat`);
+    start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  } catch { /* not Linux: the pid alone */ }
+  return `ppid-${runtime.ppid}${start ? `-${start}` : ""}`;
+}
+
+/** Build the session (and its sinks) for one connection. */
+export function createProxySetup(
+  args: ProxyArgs,
+  runtime: Runtime,
+  host: DetectorHost = {},
+): ProxySetup {
+  const config = args.config;
+  const color = runtime.stderrIsTerminal() && !runtime.env("NO_COLOR");
+  const opened = openStateStore({ flag: args.stateDir, env: (n) => runtime.env(n), home: runtime.homeDir() });
+  const server = serverIdentity(config);
+  const writeAudit = (obj: unknown) => {
+    if (!args.auditLog) return;
+    try {
+      runtime.appendTextFileSync(args.auditLog, JSON.stringify(obj) + "\n");
+    } catch (e) {
+      runtime.writeStderr(`mcp-watchdog: cannot write the audit log ${args.auditLog}: ${e instanceof Error ? e.message : e}\n`);
+    }
+  };
+  const event = (e: ProxyEvent) => {
+    writeAudit({ ts: new Date().toISOString(), server: server.name, ...e });
+    if (!args.quiet) runtime.writeStderr(formatEvent(server.name, e, color) + "\n");
+  };
+  if (opened.warning) event({ event: "store_fallback", reason: opened.warning });
+  const audit: AuditSink = {
+    write(r: AuditRecord) {
+      writeAudit(r);
+      if (!args.quiet) runtime.writeStderr(formatAlert(r, { color, verbose: args.verbose }) + "\n");
+    },
+  };
+  const detectors = buildDetectors(config, {
+    realPath: (p) => {
+      try {
+        return runtime.realPathSync(p);
+      } catch {
+        return p;
+      }
+    },
+    isDirectory: (p) => runtime.statSync(p)?.isDirectory ?? false,
+    homeDir: runtime.homeDir(),
+    env: (n) => runtime.env(n),
+    ...host,
+  });
+  const inspector = new Inspector(detectors, {
+    server,
+    session: clientSession(runtime),
+    store: opened.store,
+    config,
+    now: () => Date.now(),
+  });
+  const session = new ProxySession(inspector, { audit, event });
+  return { session, store: opened.store, event, close: () => opened.store.close() };
+}

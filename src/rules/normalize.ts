@@ -1,0 +1,380 @@
+/**
+ * A normalised view of a string for rule matching, with an offset map back to the original so
+ * that a match on the view changes exactly the original span it came from.
+ *
+ * The view folds what attackers use to dodge patterns: NFKD compatibility forms (fullwidth,
+ * mathematical letters, ligatures) with diacritics dropped, Cyrillic/Greek/Armenian homoglyphs to
+ * Latin, invisible characters removed (zero-width, word joiner, soft hyphen, variation selectors,
+ * tag characters, bidi controls), HTML entities and percent-encoding decoded. Base64 and hex blobs
+ * that decode to text are offered as extra views ({@link decodedViews}); a match inside one maps to
+ * the whole blob.
+ *
+ * The view is only for matching: the original keeps every character (emoji ZWJ sequences, ZWNJ in
+ * Persian) unless a rule asks to change that exact span. Pure ASCII text without `&` or `%` is its
+ * own view (the hot path costs one scan).
+ *
+ * @example
+ * ```ts
+ * import { normalizeForMatching } from "./normalize.ts";
+ * const v = normalizeForMatching("ig\u200Bnоre"); // ZWSP, Cyrillic о
+ * v.text; // "ignore"
+ * v.toOriginal(0, 6); // [0, 7]
+ * ```
+ *
+ * @module
+ */
+
+/** A text to match on, and how its offsets map back to the original string. */
+export interface TextView {
+  /** The text patterns run on. */
+  readonly text: string;
+  /** True when {@link text} is the original string itself. */
+  readonly identity: boolean;
+  /** Set on views decoded from a blob: the blob's encoding. */
+  readonly encoding?: "base64" | "hex";
+  /** Map a half-open span of {@link text} to the half-open span of the original it came from. */
+  toOriginal(start: number, end: number): [number, number];
+}
+
+/** Limits for blob decoding, so that hostile input cannot make the view explode. */
+export interface DecodeOptions {
+  /** Shortest base64 run considered (default 24 characters). */
+  readonly minBase64?: number;
+  /** Shortest hex run considered (default 32 digits). */
+  readonly minHex?: number;
+  /** How many blobs per text at most (default 64). */
+  readonly maxBlobs?: number;
+  /** Total decoded characters per text at most (default 1 MiB). */
+  readonly maxDecoded?: number;
+  /** Nesting depth for blobs inside decoded blobs (default 2). */
+  readonly depth?: number;
+}
+
+// Code points removed from the view: invisible format characters and selectors.
+function isInvisible(cp: number): boolean {
+  if (cp < 0xad) return false;
+  return cp === 0xad || cp === 0x34f || cp === 0x61c || cp === 0x115f || cp === 0x1160 ||
+    cp === 0x17b4 || cp === 0x17b5 || (cp >= 0x180b && cp <= 0x180f) ||
+    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206f) || cp === 0x3164 ||
+    (cp >= 0xfe00 && cp <= 0xfe0f) || cp === 0xfeff || cp === 0xffa0 ||
+    (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0x1bca0 && cp <= 0x1bca3) ||
+    (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0000 && cp <= 0xe007f) ||
+    (cp >= 0xe0100 && cp <= 0xe01ef);
+}
+
+// Ranges where NFKD or homoglyph folding can change a character; everything else (CJK, Arabic,
+// Indic…) passes through untouched, which keeps multilingual text fast.
+function mayFold(cp: number): boolean {
+  return (cp >= 0x80 && cp <= 0x58f) || (cp >= 0x13a0 && cp <= 0x13ff) ||
+    (cp >= 0x1d00 && cp <= 0x1eff) || (cp >= 0x2000 && cp <= 0x2bff) || cp === 0x3000 ||
+    (cp >= 0xa640 && cp <= 0xa7ff) || (cp >= 0xfb00 && cp <= 0xfb4f) ||
+    (cp >= 0xfe50 && cp <= 0xfe6f) || (cp >= 0xff00 && cp <= 0xffef) ||
+    (cp >= 0x1d400 && cp <= 0x1d7ff) || (cp >= 0x1f100 && cp <= 0x1f1ff);
+}
+
+// Homoglyphs that NFKD leaves alone: Cyrillic, Greek, Armenian, Cherokee, Latin look-alikes.
+const CONFUSABLES: Readonly<Record<string, string>> = Object.freeze({
+  // Cyrillic
+  "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+  "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+  "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ь": "b", "п": "n", "г": "r", "ц": "u",
+  "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+  "Т": "T", "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ԁ": "D", "Һ": "H", "Ԛ": "Q",
+  "Ԝ": "W", "Ӏ": "I",
+  // Greek
+  "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+  "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "s", "Α": "A", "Β": "B", "Ε": "E",
+  "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T",
+  "Υ": "Y", "Χ": "X",
+  // Armenian
+  "օ": "o", "ս": "u", "հ": "h", "ո": "n", "ց": "g", "զ": "q", "Օ": "O", "Ս": "U",
+  // Latin look-alikes and small capitals
+  "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ɪ": "i", "ʀ": "r", "ʏ": "y", "ᴀ": "a", "ᴄ": "c",
+  "ᴅ": "d", "ᴇ": "e", "ᴊ": "j", "ᴋ": "k", "ᴍ": "m", "ᴏ": "o", "ᴘ": "p", "ᴛ": "t", "ᴜ": "u",
+  "ᴠ": "v", "ᴡ": "w", "ᴢ": "z", "ʜ": "h", "ɴ": "n", "ʟ": "l", "ꜱ": "s", "ɢ": "g", "ᏼ": "b",
+  // Punctuation that stands in for ASCII delimiters
+  "‹": "<", "›": ">", "〈": "<", "〉": ">", "⟨": "<", "⟩": ">", "‐": "-", "‑": "-", "‒": "-",
+  "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "∕": "/", "⁄": "/",
+});
+
+const COMBINING = /[\u0300-\u036f]/g;
+
+/** Fold one code point (already known to be in a foldable range) to its matching form. */
+function foldCodePoint(ch: string): string {
+  const direct = CONFUSABLES[ch];
+  if (direct !== undefined) return direct;
+  const d = ch.normalize("NFKD").replace(COMBINING, "");
+  if (d === ch) return ch;
+  let out = "";
+  for (const c of d) out += CONFUSABLES[c] ?? c;
+  return out;
+}
+
+const NAMED_ENTITIES: Readonly<Record<string, string>> = Object.freeze({
+  lt: "<", gt: ">", amp: "&", quot: '"', apos: "'", nbsp: " ", sol: "/", bsol: "\\",
+  lsqb: "[", rsqb: "]", lbrack: "[", rbrack: "]", lpar: "(", rpar: ")", excl: "!", quest: "?",
+  colon: ":", semi: ";", equals: "=", num: "#", period: ".", comma: ",", lowbar: "_",
+  hyphen: "-", dash: "-", commat: "@", percnt: "%", dollar: "$", ast: "*", plus: "+",
+  verbar: "|", vert: "|", grave: "`", lcub: "{", rcub: "}", lbrace: "{", rbrace: "}",
+  zwsp: "\u200b", zwj: "\u200d", zwnj: "\u200c", shy: "\u00ad", lrm: "\u200e", rlm: "\u200f",
+  NewLine: "\n", Tab: "\t", lsquo: "'", rsquo: "'", ldquo: '"', rdquo: '"', laquo: "<",
+  raquo: ">", lsaquo: "<", rsaquo: ">",
+});
+
+const ENTITY_RE = /&(?:#([0-9]{1,7});?|#[xX]([0-9a-fA-F]{1,6});?|([A-Za-z][A-Za-z0-9]{1,9});)/y;
+const PCT_RE = /%([0-9a-fA-F]{2})/y;
+
+function pctByte(text: string, at: number): number {
+  PCT_RE.lastIndex = at;
+  const m = PCT_RE.exec(text);
+  return m ? parseInt(m[1], 16) : -1;
+}
+
+/** Decode one percent-encoded UTF-8 character at `at`: [code point, length] or undefined. */
+function decodePercent(text: string, at: number): [number, number] | undefined {
+  const b0 = pctByte(text, at);
+  if (b0 < 0) return undefined;
+  if (b0 < 0x80) return [b0, 3];
+  const n = b0 >= 0xf0 && b0 < 0xf5 ? 4 : b0 >= 0xe0 ? 3 : b0 >= 0xc2 && b0 < 0xe0 ? 2 : 0;
+  if (n === 0) return undefined;
+  let cp = b0 & (0xff >> (n + 1));
+  for (let k = 1; k < n; k++) {
+    const b = pctByte(text, at + 3 * k);
+    if (b < 0x80 || b > 0xbf) return undefined;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+  return [cp, 3 * n];
+}
+
+/** Whether a string needs no normalisation: pure ASCII without `&` or `%`. */
+export function isPlainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7e || c === 0x26 || c === 0x25) {
+      // ASCII control characters (ESC, TAB…) are plain too; only > 0x7f breaks the fast path.
+      if (c === 0x7f) continue;
+      return false;
+    }
+  }
+  return true;
+}
+
+function identityView(text: string, encoding?: "base64" | "hex"): TextView {
+  return {
+    text,
+    identity: true,
+    ...(encoding ? { encoding } : {}),
+    toOriginal: (s, e) => [s, e],
+  };
+}
+
+/**
+ * The normalised view of `text` (see the module doc). Offsets of the view map back to the original
+ * through {@link TextView.toOriginal}: a view span covers every original character that produced
+ * it, including invisible characters removed between them.
+ */
+export function normalizeForMatching(text: string): TextView {
+  if (isPlainAscii(text)) return identityView(text);
+  const parts: string[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const cache = new Map<string, string>();
+  let changed = false;
+  // Push a folded character produced by original span [s, e).
+  const emit = (cp: number, s: number, e: number, decoded: boolean) => {
+    if (isInvisible(cp)) {
+      changed = true;
+      return;
+    }
+    let out: string;
+    const ch = String.fromCodePoint(cp);
+    if (cp < 0x80 || !mayFold(cp)) {
+      out = ch;
+    } else {
+      let f = cache.get(ch);
+      if (f === undefined) cache.set(ch, f = foldCodePoint(ch));
+      out = f;
+    }
+    if (decoded || out !== ch) changed = true;
+    for (let k = 0; k < out.length; k++) {
+      parts.push(out[k]);
+      starts.push(s);
+      ends.push(e);
+    }
+  };
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x26) {
+      ENTITY_RE.lastIndex = i;
+      const m = ENTITY_RE.exec(text);
+      if (m) {
+        let cp = -1;
+        if (m[1] !== undefined) cp = parseInt(m[1], 10);
+        else if (m[2] !== undefined) cp = parseInt(m[2], 16);
+        else {
+          const named = NAMED_ENTITIES[m[3]] ?? NAMED_ENTITIES[m[3].toLowerCase()];
+          if (named !== undefined) cp = named.codePointAt(0)!;
+        }
+        if (cp >= 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff)) {
+          emit(cp, i, i + m[0].length, true);
+          i += m[0].length;
+          continue;
+        }
+      }
+    } else if (c === 0x25) {
+      const d = decodePercent(text, i);
+      if (d) {
+        emit(d[0], i, i + d[1], true);
+        i += d[1];
+        continue;
+      }
+    }
+    const cp = text.codePointAt(i)!;
+    const len = cp > 0xffff ? 2 : 1;
+    emit(cp, i, i + len, false);
+    i += len;
+  }
+  if (!changed) return identityView(text);
+  const startArr = Int32Array.from(starts);
+  const endArr = Int32Array.from(ends);
+  const n = parts.length;
+  return {
+    text: parts.join(""),
+    identity: false,
+    toOriginal(s: number, e: number): [number, number] {
+      if (n === 0) return [0, 0];
+      const a = s < n ? startArr[s] : endArr[n - 1];
+      const b = e > 0 ? endArr[Math.min(e, n) - 1] : a;
+      return [a, Math.max(a, b)];
+    },
+  };
+}
+
+const B64_RUN = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
+const HEX_RUN = /[0-9a-fA-F]{32,}/g;
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Decoded text when it looks like human-readable text (an instruction), else undefined. */
+function asReadableText(bytes: Uint8Array): string | undefined {
+  let s: string;
+  try {
+    s = UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (s.length < 8) return undefined;
+  let letters = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f || c === 0xfffd) {
+      return undefined;
+    }
+    if (c === 0x20 || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c > 0x7f) letters++;
+  }
+  return letters / s.length >= 0.7 ? s : undefined;
+}
+
+function base64Bytes(run: string): Uint8Array | undefined {
+  let b = run.replace(/=+$/, "");
+  const url = b.includes("-") || b.includes("_");
+  if (url && (b.includes("+") || b.includes("/"))) return undefined;
+  if (url) b = b.replaceAll("-", "+").replaceAll("_", "/");
+  if (b.length % 4 === 1) return undefined;
+  b += "===".slice(0, (4 - (b.length % 4)) % 4);
+  try {
+    const bin = atob(b);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function hexBytes(run: string): Uint8Array {
+  const n = run.length >> 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = parseInt(run.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * Views of the base64 and hex blobs in `view` that decode to readable text (binary such as
+ * images, integrity hashes or commit SHAs decodes to non-text and is skipped). Each decoded view
+ * is itself normalised, and every offset in it maps to the whole blob's span in the original.
+ */
+export function decodedViews(view: TextView, options: DecodeOptions = {}): TextView[] {
+  const minB64 = options.minBase64 ?? 24;
+  const minHex = options.minHex ?? 32;
+  const maxBlobs = options.maxBlobs ?? 64;
+  let budget = options.maxDecoded ?? 1 << 20;
+  const depth = options.depth ?? 2;
+  if (depth <= 0) return [];
+  const text = view.text;
+  const out: TextView[] = [];
+  const add = (
+    s: number,
+    e: number,
+    decoded: string,
+    encoding: "base64" | "hex",
+  ) => {
+    const [os, oe] = view.toOriginal(s, e);
+    budget -= decoded.length;
+    const inner = normalizeForMatching(decoded);
+    const mapped: TextView = {
+      text: inner.text,
+      identity: false,
+      encoding,
+      toOriginal: () => [os, oe],
+    };
+    out.push(mapped);
+    if (depth > 1) {
+      for (const v of decodedViews(inner, { ...options, depth: depth - 1, maxDecoded: budget })) {
+        out.push({ text: v.text, identity: false, encoding, toOriginal: () => [os, oe] });
+      }
+    }
+  };
+  let blobs = 0;
+  const b64 = new RegExp(B64_RUN.source, "g");
+  for (let m = b64.exec(text); m && blobs < maxBlobs && budget > 0; m = b64.exec(text)) {
+    const run = m[0];
+    if (run.length < minB64) continue;
+    // A hex-only run is handled as hex below.
+    if (/^[0-9a-fA-F]+$/.test(run)) continue;
+    blobs++;
+    // Check a prefix first: binary blobs (images, hashes) are rejected without decoding them whole.
+    const head = base64Bytes(run.length > 344 ? run.slice(0, 344) : run);
+    if (!head || !asReadableTextPrefix(head)) continue;
+    const bytes = run.length > 344 ? base64Bytes(run) : head;
+    const decoded = bytes && asReadableText(bytes);
+    if (decoded) add(m.index, m.index + run.length, decoded, "base64");
+  }
+  const hex = new RegExp(HEX_RUN.source, "g");
+  for (let m = hex.exec(text); m && blobs < maxBlobs && budget > 0; m = hex.exec(text)) {
+    const run = m[0].length % 2 ? m[0].slice(0, -1) : m[0];
+    if (run.length < minHex) continue;
+    blobs++;
+    const head = hexBytes(run.length > 512 ? run.slice(0, 512) : run);
+    if (!asReadableTextPrefix(head)) continue;
+    const decoded = asReadableText(run.length > 512 ? hexBytes(run) : head);
+    if (decoded) add(m.index, m.index + run.length, decoded, "hex");
+  }
+  return out;
+}
+
+// A prefix cut may split a UTF-8 sequence: drop up to 3 trailing bytes before judging.
+function asReadableTextPrefix(bytes: Uint8Array): boolean {
+  for (let cut = 0; cut < 4 && cut < bytes.length; cut++) {
+    if (asReadableText(bytes.subarray(0, bytes.length - cut)) !== undefined) return true;
+  }
+  return false;
+}
+
+/** The normalised view of `text` followed by the views of blobs decoded from it. */
+export function viewsOf(text: string, options: DecodeOptions = {}): TextView[] {
+  const main = normalizeForMatching(text);
+  return [main, ...decodedViews(main, options)];
+}

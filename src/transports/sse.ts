@@ -1,0 +1,175 @@
+/**
+ * Server-Sent Events, both ways: an incremental parser (text chunks in, events out) that stays
+ * linear on megabyte-long `data:` lines, and an encoder that keeps a JSON-RPC message intact
+ * (each line of the text becomes one `data:` line, so the receiver rebuilds it exactly).
+ *
+ * @example
+ * ```ts
+ * import { encodeEvent, SseParser } from "./sse.ts";
+ * const p = new SseParser();
+ * p.push(encodeEvent('{"jsonrpc":"2.0","method":"x"}', "1")); // [{ id: "1", event: "message", data: … }]
+ * ```
+ *
+ * @module
+ */
+
+/** One dispatched event. `id` is the last event id seen on the stream (per the SSE spec). */
+export interface SseEvent {
+  readonly event: string;
+  readonly data: string;
+  readonly id?: string;
+  /** Reconnection delay the server asked for with `retry:` (ms), when this event carried one. */
+  readonly retry?: number;
+}
+
+/** Incremental SSE parser (WHATWG `text/event-stream` rules). */
+export class SseParser {
+  #parts: string[] = [];
+  #data: string[] = [];
+  #hasData = false;
+  #event = "";
+  #id: string | undefined;
+  #idSet = false;
+  #retry: number | undefined;
+  #skipLf = false;
+  /** Called for every `retry:` field. */
+  onRetry?: (ms: number) => void;
+  /** Called when an `id:` field changes the last event id (even without data). */
+  onId?: (id: string) => void;
+
+  /** Feed decoded text; returns the events completed by it. */
+  push(chunk: string): SseEvent[] {
+    const out: SseEvent[] = [];
+    let start = 0;
+    const n = chunk.length;
+    if (this.#skipLf && n > 0) {
+      this.#skipLf = false;
+      if (chunk.charCodeAt(0) === 10) start = 1;
+    }
+    while (start < n) {
+      // Find the next line end (\n, \r or \r\n) in this chunk only: long lines stay linear.
+      let i = start;
+      let c = 0;
+      for (; i < n; i++) {
+        c = chunk.charCodeAt(i);
+        if (c === 10 || c === 13) break;
+      }
+      if (i === n) {
+        this.#parts.push(start === 0 ? chunk : chunk.slice(start));
+        break;
+      }
+      let line = chunk.slice(start, i);
+      if (this.#parts.length) {
+        this.#parts.push(line);
+        line = this.#parts.join("");
+        this.#parts = [];
+      }
+      this.#line(line, out);
+      start = i + 1;
+      if (c === 13) {
+        if (start < n) {
+          if (chunk.charCodeAt(start) === 10) start++;
+        } else this.#skipLf = true;
+      }
+    }
+    return out;
+  }
+
+  /** End of stream: a partial event without its blank line is discarded (SSE rules). */
+  end(): void {
+    this.#parts = [];
+    this.#data = [];
+    this.#hasData = false;
+    this.#event = "";
+  }
+
+  #line(line: string, out: SseEvent[]): void {
+    if (line.length === 0) {
+      if (this.#hasData || this.#idSet) {
+        if (this.#hasData) {
+          const ev: SseEvent = {
+            event: this.#event || "message",
+            data: this.#data.length === 1 ? this.#data[0] : this.#data.join("\n"),
+            ...(this.#id !== undefined ? { id: this.#id } : {}),
+            ...(this.#retry !== undefined ? { retry: this.#retry } : {}),
+          };
+          out.push(ev);
+        }
+      }
+      this.#data = [];
+      this.#hasData = false;
+      this.#event = "";
+      this.#idSet = false;
+      this.#retry = undefined;
+      return;
+    }
+    if (line.charCodeAt(0) === 58) return; // ':' comment
+    const colon = line.indexOf(":");
+    let field: string;
+    let value: string;
+    if (colon === -1) {
+      field = line;
+      value = "";
+    } else {
+      field = line.slice(0, colon);
+      value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
+    }
+    switch (field) {
+      case "data":
+        this.#data.push(value);
+        this.#hasData = true;
+        break;
+      case "event":
+        this.#event = value;
+        break;
+      case "id":
+        if (!value.includes("\0")) {
+          this.#id = value;
+          this.#idSet = true;
+          this.onId?.(value);
+        }
+        break;
+      case "retry":
+        if (/^\d{1,10}$/.test(value)) {
+          this.#retry = Number(value);
+          this.onRetry?.(this.#retry);
+        }
+        break;
+    }
+  }
+}
+
+const NEWLINES = /\r\n|\r|\n/g;
+
+/** One SSE event carrying `data` (any line breaks in it become separate `data:` lines). */
+export function encodeEvent(data: string, id?: string, event?: string): string {
+  let head = "";
+  if (id !== undefined) head += `id: ${id}\n`;
+  if (event !== undefined && event !== "message") head += `event: ${event}\n`;
+  const body = data.indexOf("\n") === -1 && data.indexOf("\r") === -1
+    ? data
+    : data.replace(NEWLINES, "\ndata: ");
+  return `${head}data: ${body}\n\n`;
+}
+
+/** Read a byte stream of SSE as events; `onEvent` may be async (back-pressure is kept). */
+export async function readSse(
+  body: ReadableStream<Uint8Array>,
+  onEvent: (e: SseEvent) => void | Promise<void>,
+  parser: SseParser = new SseParser(),
+): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const e of parser.push(value)) {
+        const r = onEvent(e);
+        if (r instanceof Promise) await r;
+      }
+    }
+  } finally {
+    parser.end();
+    reader.releaseLock();
+  }
+}
