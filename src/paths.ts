@@ -21,14 +21,14 @@ export interface PathHost {
   /** The directory relative paths are resolved against (the server's working directory). */
   readonly cwd: string;
   /**
-   * Resolve symlinks of an existing path; `undefined` when it does not exist or cannot be read.
-   * Supplied by an adapter (`Deno.realPathSync`); omit to skip symlink resolution.
+   * Resolve symlinks of an existing path; `undefined` (or the path itself) when it does not exist
+   * or cannot be read. Supplied by an adapter (`Deno.realPathSync`); omit to skip symlinks.
    */
   readonly realPath?: (path: string) => string | undefined;
 }
 
 /** Most symlink hops/components examined per path (keeps resolution bounded). */
-const MAX_COMPONENTS = 256;
+const MAX_COMPONENTS = 128;
 /** Longest string that is treated as a path at all. */
 export const MAX_PATH_LENGTH = 4096;
 
@@ -183,7 +183,9 @@ export function resolveSymlinks(path: string, host: PathHost): string {
   let cur = path;
   for (let i = 0; i < MAX_COMPONENTS; i++) {
     const real = realPath(cur);
-    if (real !== undefined) {
+    // A changed path means a symlink was followed. An unchanged one may also be a missing path
+    // (some adapters answer a missing path with itself): keep climbing to find a linked ancestor.
+    if (real !== undefined && real !== cur) {
       return tail.length === 0 ? normalizePosix(real) : normalizePosix(real + "/" + tail.join("/"));
     }
     if (cur === "/") break;

@@ -36,7 +36,7 @@ export interface FlowOptions {
   readonly windowMs?: number;
   /** Most tokens remembered per session (LRU beyond). Default 50 000. */
   readonly maxTokens?: number;
-  /** Most significant tokens taken from one message. Default 4 000. */
+  /** Most significant tokens taken from one message. Default 2 000. */
   readonly maxPerMessage?: number;
 }
 
@@ -65,7 +65,7 @@ interface FlowRecord {
 
 const MAX_SOURCES = 4;
 const MAX_FINDINGS = 5;
-const MIN_LEN = 12;
+const MIN_LEN = 10;
 const MAX_LEN = 512;
 
 /** Responses whose content is data a server hands over (sources of flows). */
@@ -91,6 +91,32 @@ function entropy(tok: string): number {
   return h;
 }
 
+/** Share of the characters that sit in lower-case runs of 4 or more (words inside names). */
+function wordiness(tok: string): number {
+  let inWords = 0, run = 0;
+  for (let i = 0; i <= tok.length; i++) {
+    const c = i < tok.length ? tok.charCodeAt(i) : 0;
+    if (c >= 97 && c <= 122) {
+      run++;
+      continue;
+    }
+    if (run >= 4) inWords += run;
+    run = 0;
+  }
+  return inWords / tok.length;
+}
+
+/** Length of the longest part between `-` and `_` separators. */
+function longestSegment(tok: string): number {
+  let best = 0, run = 0;
+  for (let i = 0; i < tok.length; i++) {
+    const c = tok.charCodeAt(i);
+    run = c === 45 || c === 95 ? 0 : run + 1;
+    if (run > best) best = run;
+  }
+  return best;
+}
+
 /** Length of the longest run of digits. */
 function longestDigitRun(tok: string): number {
   let best = 0, run = 0;
@@ -103,7 +129,7 @@ function longestDigitRun(tok: string): number {
 }
 
 /**
- * Whether a token (letters, digits, `-`, `_`; 12 to 512 characters) identifies something: a hash
+ * Whether a token (letters, digits, `-`, `_`; 10 to 512 characters) identifies something: a hash
  * or UUID, a secret-looking high-entropy string, an identifier with a long number in it, a long
  * number (card, account). Words, code identifiers, dates, versions and small numbers are not.
  *
@@ -134,13 +160,17 @@ export function isSignificantToken(tok: string): boolean {
   const alnum = letters + digit;
   // Hashes and UUIDs: hex digits only (dashes aside), both letters and digits present.
   if (hex === alnum && alnum >= 16 && digit >= 2 && letters >= 2) return true;
+  // Random-looking: few word-like lower-case runs (camelCase and snake_case names are words),
+  // one long segment (not `x86_64-linux-gnu`), and a high entropy.
+  const randomish = wordiness(tok) < 0.4 && longestSegment(tok) >= 12;
   if (digit === 0) {
-    // Letters only: random-looking mixed case (a base62-ish secret), not camelCase words.
+    // Letters only: a mixed-case random string (a base62-ish secret).
     if (len < 20 || upper < 0.25 * letters || upper > 0.75 * letters) return false;
-    return entropy(tok) >= 3.8;
+    return randomish && entropy(tok) >= 3.8;
   }
-  if (len >= 16 && entropy(tok) >= 3.3 && (digit >= 2 || upper >= 2)) return true; // secret-like
-  return longestDigitRun(tok) >= 3 && digit >= 4 && letters >= 2; // ORD-2024-88412, INV20240001
+  if (len >= 16 && randomish && (digit >= 2 || upper >= 2) && entropy(tok) >= 3.4) return true;
+  // Identifiers with a real number in them (ORD-2024-88412, INV20240001), not `x86_64`.
+  return longestDigitRun(tok) >= 4 && digit >= 5 && letters >= 2;
 }
 
 /**
@@ -229,7 +259,7 @@ function requestStrings(msg: JsonRpcMessage): { tool: string; strings: { path: s
 export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
   const windowMs = options.windowMs ?? 2 * 60 * 60 * 1000;
   const maxTokens = options.maxTokens ?? 50_000;
-  const maxPerMessage = options.maxPerMessage ?? 4000;
+  const maxPerMessage = options.maxPerMessage ?? 2000;
 
   function learn(msg: JsonRpcMessage, ctx: MessageContext & { tool?: string }, env: DetectorEnv) {
     if (!isObj(msg.result) || !SOURCE_METHODS.has(ctx.method)) return;
@@ -246,8 +276,10 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
     for (const r of env.store.getMany<FlowRecord>(ns, [...keys.keys()])) existing.set(r.key, r.value);
     const me: Source = { k: env.server.key, n: env.server.name, m: ctx.method, t: ctx.tool };
     const writes: { key: string; value: FlowRecord }[] = [];
+    let added = 0;
     for (const key of keys.keys()) {
       const old = existing.get(key);
+      if (!old) added++;
       if (old?.c) {
         writes.push({ key, value: old }); // the client's own token: only refresh it
         continue;
@@ -257,7 +289,8 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
     }
     const now = env.now();
     env.store.putMany(ns, writes, now);
-    env.store.evict(ns, now - windowMs, maxTokens);
+    // Only growth can overflow the bound; expired records are ignored when read anyway.
+    if (added > 0) env.store.evict(ns, now - windowMs, maxTokens);
   }
 
   function check(msg: JsonRpcMessage, env: DetectorEnv) {
@@ -273,13 +306,14 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
       if (seen.size >= maxPerMessage) break;
     }
     if (where.size === 0) return undefined;
+    const now = env.now();
     const found = env.store.getMany<FlowRecord>(ns, [...where.keys()]);
     const known = new Set(found.map((r) => r.key));
     const findings: Finding[] = [];
     const block = env.config.flowPolicy === "block";
     for (const r of found) {
       const sources = r.value?.s;
-      if (r.value?.c || !sources || sources.length === 0) continue;
+      if (r.value?.c || !sources || sources.length === 0 || r.ts < now - windowMs) continue;
       if (sources.some((s) => s.k === env.server.key)) continue; // it came from this very server
       const from = sources[0];
       const at = where.get(r.key)!;
@@ -308,7 +342,7 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
     }
     // Tokens no server gave us came from the client: remember them as the client's.
     const fresh = [...where.keys()].filter((k) => !known.has(k)).map((key) => ({ key, value: { c: 1 } }));
-    if (fresh.length > 0) env.store.putMany(ns, fresh, env.now());
+    if (fresh.length > 0) env.store.putMany(ns, fresh, now);
     if (findings.length === 0) return undefined;
     const first = findings[0];
     return {

@@ -225,7 +225,146 @@ export const DEFAULT_INSTRUCTION_THRESHOLDS: InstructionThresholds = { alert: 4,
 // continues in lower case and stays one sentence.
 const SENTENCE_END = /[.!?]+(?=\s)|\n[ \t]*(?:\n|(?=[A-Z0-9#*\-<>|[`_•]))/g;
 const WINDOW = 2; // sentences after the one that holds a cue
-const MAX_SCAN = 4 * 1024 * 1024;
+// Texts up to this size are scored whole; larger ones only around anchor words (below), so that
+// a clean megabyte costs one cheap character loop instead of a dozen regex passes.
+const WHOLE_TEXT_LIMIT = 24 * 1024;
+const ANCHOR_RADIUS = 200;
+
+/*
+ * Anchor words, by class. A large text is scored only in windows where the classes present could
+ * make a strong cue family fire: a rare word on its own (R), or a pair that the families need
+ * together: exfiltration verb + destination (V+D), negation + telling verb (N+T), "your" + reply
+ * noun (Y+P), credential noun + demand verb (K+M). The tests check that every family still fires
+ * inside a large text, so a family cannot silently lose its anchor.
+ */
+const R = 1, V = 2, D = 4, N = 8, T = 16, Y = 32, P = 64, K = 128, M = 256;
+const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
+  [
+    R,
+    "ignore ignoring disregard forget override overriding bypass instructions directive directives " +
+    "restrictions guardrails limitations adhere authorizing authorising outdated trusted pretend " +
+    "now system administrator ai llm assistant claude chatgpt gpt dear hey hello attention " +
+    "secretly covertly surreptitiously quietly silently discreetly behind hide keep knowledge " +
+    "noticing consent brought bcc cc recipient recipients payee redirect rm mkfs dd drop rsa " +
+    "ed25519 passwd shadow exfiltrate exfiltrates leak leaks concatenate future subsequent",
+  ],
+  [
+    V,
+    "send sends sending forward forwards forwarding post posts upload uploads uploaded transmit " +
+    "transmits transmitted email mail stream streams streamed transfer transfers",
+  ],
+  [D, "http https www account iban"],
+  [N, "not never without don dont"],
+  [T, "tell telling inform informing notify notifying mention mentioning alert alerting reveal revealing disclose disclosing bring"],
+  [Y, "your each every"],
+  [P, "reply replies response responses answer answers output summary respond"],
+  [K, "password passwords passphrase credential credentials api secret private ssh codes otp seed recovery prompt token tokens bearer aws"],
+  [
+    M,
+    "provide enter supply send paste share type give confirm reveal show retrieve print output " +
+    "display dump list extract collect harvest read get",
+  ],
+];
+
+function wordHash(text: string, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+// Open-addressing table of anchor word hashes (faster than a Map in the per-word hot loop).
+const TABLE_BITS = 12;
+const TABLE_MASK = (1 << TABLE_BITS) - 1;
+const [ANCHOR_KEYS, ANCHOR_VALUES] = (() => {
+  const keys = new Uint32Array(1 << TABLE_BITS);
+  const values = new Uint16Array(1 << TABLE_BITS);
+  for (const [cls, words] of ANCHOR_CLASSES) {
+    for (const w of words.split(" ")) {
+      const h = wordHash(w, 0, w.length);
+      let slot = h & TABLE_MASK;
+      while (values[slot] !== 0 && keys[slot] !== h) slot = (slot + 1) & TABLE_MASK;
+      keys[slot] = h;
+      values[slot] |= cls;
+    }
+  }
+  return [keys, values] as const;
+})();
+
+function anchorClass(h: number): number {
+  let slot = h & TABLE_MASK;
+  for (let v = ANCHOR_VALUES[slot]; v !== 0; v = ANCHOR_VALUES[slot]) {
+    if (ANCHOR_KEYS[slot] === h) return v;
+    slot = (slot + 1) & TABLE_MASK;
+  }
+  return 0;
+}
+
+function worthScoring(cls: number): boolean {
+  return (cls & R) !== 0 || (cls & (V | D)) === (V | D) || (cls & (N | T)) === (N | T) ||
+    (cls & (Y | P)) === (Y | P) || (cls & (K | M)) === (K | M);
+}
+
+/**
+ * Merged [start, end) windows of a large text worth scoring, found in one pass over the
+ * characters (word hashes, no regular expression), then one pass over the anchor hits.
+ */
+function anchorWindows(text: string): Array<[number, number]> {
+  const pos: number[] = [];
+  const cls: number[] = [];
+  const n = text.length;
+  let wordStart = -1;
+  let h = 0;
+  for (let i = 0; i <= n; i++) {
+    let c = i < n ? text.charCodeAt(i) : 32;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) {
+      if (c <= 90 && c >= 65) c += 32;
+      if (wordStart < 0) {
+        wordStart = i;
+        h = 0x811c9dc5;
+      }
+      h = Math.imul(h ^ c, 0x01000193);
+      continue;
+    }
+    if (wordStart >= 0) {
+      const k = anchorClass(h >>> 0);
+      if (k !== 0) {
+        pos.push(wordStart);
+        cls.push(k);
+      }
+      wordStart = -1;
+    }
+    if (c === 64) { // '@': an e-mail address is a destination
+      pos.push(i);
+      cls.push(D);
+    }
+  }
+  // Slide over the hits: a hit's neighbourhood is every hit within ANCHOR_RADIUS of it.
+  const out: Array<[number, number]> = [];
+  const counts = new Array<number>(9).fill(0);
+  let lo = 0, hi = 0;
+  for (let i = 0; i < pos.length; i++) {
+    while (hi < pos.length && pos[hi] <= pos[i] + ANCHOR_RADIUS) {
+      for (let b = 0; b < 9; b++) if (cls[hi] & (1 << b)) counts[b]++;
+      hi++;
+    }
+    while (pos[lo] < pos[i] - ANCHOR_RADIUS) {
+      for (let b = 0; b < 9; b++) if (cls[lo] & (1 << b)) counts[b]--;
+      lo++;
+    }
+    let present = 0;
+    for (let b = 0; b < 9; b++) if (counts[b] > 0) present |= 1 << b;
+    if (!worthScoring(present)) continue;
+    const wlo = Math.max(0, pos[i] - 2 * ANCHOR_RADIUS), whi = Math.min(n, pos[i] + 2 * ANCHOR_RADIUS);
+    const last = out[out.length - 1];
+    if (last && wlo <= last[1]) last[1] = Math.max(last[1], whi);
+    else out.push([wlo, whi]);
+  }
+  return out;
+}
 
 /** Which weighting a field kind gets; `undefined` for fields this detector does not read. */
 export function instructionContext(kind: FieldKind): InstructionContext | undefined {
@@ -276,8 +415,22 @@ export function scoreInstruction(
   const ctx: InstructionContext | undefined = kind === "content" || kind === "metadata"
     ? kind
     : instructionContext(kind);
-  if (!ctx || text.length < 12) return { score: 0, cues: [], strong: 0 };
-  const body = text.length > MAX_SCAN ? text.slice(0, MAX_SCAN) : text;
+  if (!ctx || text.length < 12) return NOTHING;
+  // Metadata is small and carries families (offensive capability, disclosed exfiltration) that
+  // have no anchor words: always score it whole.
+  if (text.length <= WHOLE_TEXT_LIMIT || ctx === "metadata") return scoreWindow(text, ctx, 0);
+  let best = NOTHING;
+  for (const [lo, hi] of anchorWindows(text)) {
+    const a = scoreWindow(text.slice(lo, hi), ctx, lo);
+    if (a.score > best.score) best = a;
+  }
+  return best;
+}
+
+const NOTHING: InstructionAssessment = { score: 0, cues: [], strong: 0 };
+
+/** Score one text (a whole field or a window of it); spans are shifted by `offset`. */
+function scoreWindow(body: string, ctx: InstructionContext, offset: number): InstructionAssessment {
 
   const cues: InstructionCue[] = [];
   for (const f of FAMILIES) {
@@ -288,7 +441,7 @@ export function scoreInstruction(
       if (m[0].length === 0) f.re.lastIndex++;
     }
   }
-  if (cues.length === 0) return { score: 0, cues: [], strong: 0 };
+  if (cues.length === 0) return NOTHING;
 
   // Sentence boundaries (only computed when something fired).
   const ends: number[] = [];
@@ -309,7 +462,7 @@ export function scoreInstruction(
     return ctx === "content" ? f.content : f.metadata;
   };
 
-  let best: InstructionAssessment = { score: 0, cues: [], strong: 0 };
+  let best: InstructionAssessment = NOTHING;
   const sentenceIdx = [...bySentence.keys()].sort((a, b) => a - b);
   for (const first of sentenceIdx) {
     const fams = new Set<string>();
@@ -335,7 +488,8 @@ export function scoreInstruction(
       const ordered = [...fams].sort((a, b) =>
         (f2w(b, ctx, weight) - f2w(a, ctx, weight)) || a.localeCompare(b)
       );
-      best = { score, cues: ordered, strong, span: trimSpan(body, lo, hi) };
+      const [a, b] = trimSpan(body, lo, hi);
+      best = { score, cues: ordered, strong, span: [a + offset, b + offset] };
     }
   }
   return best;

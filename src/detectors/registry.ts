@@ -9,7 +9,15 @@
 import type { WatchdogConfig } from "../config.ts";
 import type { AsyncTextDetector, MessageDetector, TextDetector } from "../pipeline/detector.ts";
 import type { Detectors } from "../pipeline/inspector.ts";
+import { createBehaviourDetector } from "./behaviour.ts";
 import { createPinningDetector } from "./pinning.ts";
+import { createShadowingDetector } from "./shadowing.ts";
+import { BUILTIN_RULES } from "../../rules/builtin.gen.ts";
+import { mergeRules } from "../rules/load.ts";
+import type { Rule } from "../rules/schema.ts";
+import { createLayer0Detector } from "./layer0.ts";
+import { createScopeDetector, scopeHostFrom } from "./scope.ts";
+import { createFlowDetector } from "./flow.ts";
 
 /** Host facilities some detectors need, passed in so that detectors stay pure. */
 export interface DetectorHost {
@@ -19,6 +27,8 @@ export interface DetectorHost {
   isDirectory?(path: string): boolean;
   /** The user's home directory (Layer 4: `~`). */
   homeDir?: string;
+  /** The server's working directory (Layer 4: relative path arguments). */
+  cwd?: string;
   /** Environment lookup (semantic classifier: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). */
   env?(name: string): string | undefined;
   /** Extra rules loaded from `--rules` directories (already validated). */
@@ -33,6 +43,9 @@ export function buildDetectors(config: WatchdogConfig, host: DetectorHost = {}):
   void config;
   void host;
   // Layer registrations go below, in pipeline order.
-  message.push(createPinningDetector()); // L1
+  message.push(createPinningDetector(), createBehaviourDetector(), createShadowingDetector()); // L1
+  message.push(createScopeDetector(config, scopeHostFrom(host))); // L4
+  message.push(createFlowDetector()); // L3
+  text.push(createLayer0Detector(mergeRules(BUILTIN_RULES, (host.extraRules ?? []) as readonly Rule[]))); // L0
   return slow ? { message, text, async: slow } : { message, text };
 }

@@ -42,6 +42,27 @@ export interface ScopeHost extends PathHost {
   readonly isDirectory: (path: string) => boolean;
 }
 
+/** What the pipeline's host gives (see `DetectorHost` in `registry.ts`), all optional. */
+export interface ScopeHostParts {
+  readonly homeDir?: string;
+  readonly cwd?: string;
+  realPath?(path: string): string | undefined;
+  isDirectory?(path: string): boolean;
+}
+
+/**
+ * A {@link ScopeHost} from optional host parts: without a home, `~` resolves nowhere useful (the
+ * home-independent sensitive locations still apply); without `isDirectory`, no command-line roots.
+ */
+export function scopeHostFrom(parts: ScopeHostParts): ScopeHost {
+  return {
+    home: parts.homeDir ?? "/nonexistent-home",
+    cwd: parts.cwd ?? "/",
+    realPath: parts.realPath ? (p) => parts.realPath!(p) : undefined,
+    isDirectory: parts.isDirectory ? (p) => parts.isDirectory!(p) : () => false,
+  };
+}
+
 /** JSON-RPC error code of a call refused by Layer 4. */
 export const SCOPE_BLOCK_CODE = -32001;
 /** Store namespace of the client's MCP roots; key `<session>|<serverKey>`. */

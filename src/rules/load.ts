@@ -77,7 +77,14 @@ export function loadRules(
   dirs: readonly string[],
   io: RuleFileReader,
 ): Rule[] {
-  const extra = loadRuleDirs(dirs, io);
+  return mergeRules(builtin, loadRuleDirs(dirs, io));
+}
+
+/**
+ * `builtin` with `extra` added: an extra rule with a built-in id replaces the built-in one; two
+ * extra rules with one id are an error.
+ */
+export function mergeRules(builtin: readonly Rule[], extra: readonly Rule[]): Rule[] {
   const seen = new Map<string, string>();
   for (const r of extra) {
     const prev = seen.get(r.id);

@@ -122,13 +122,17 @@ const NAMED_ENTITIES: Readonly<Record<string, string>> = Object.freeze({
   raquo: ">", lsaquo: "<", rsaquo: ">",
 });
 
-const ENTITY_RE = /&(?:#([0-9]{1,7});?|#[xX]([0-9a-fA-F]{1,6});?|([A-Za-z][A-Za-z0-9]{1,9});)/y;
-const PCT_RE = /%([0-9a-fA-F]{2})/y;
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  return c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
+}
 
 function pctByte(text: string, at: number): number {
-  PCT_RE.lastIndex = at;
-  const m = PCT_RE.exec(text);
-  return m ? parseInt(m[1], 16) : -1;
+  if (text.charCodeAt(at) !== 0x25) return -1;
+  const h = hexVal(text.charCodeAt(at + 1));
+  const l = hexVal(text.charCodeAt(at + 2));
+  return h < 0 || l < 0 ? -1 : (h << 4) | l;
 }
 
 /** Decode one percent-encoded UTF-8 character at `at`: [code point, length] or undefined. */
@@ -136,7 +140,7 @@ function decodePercent(text: string, at: number): [number, number] | undefined {
   const b0 = pctByte(text, at);
   if (b0 < 0) return undefined;
   if (b0 < 0x80) return [b0, 3];
-  const n = b0 >= 0xf0 && b0 < 0xf5 ? 4 : b0 >= 0xe0 ? 3 : b0 >= 0xc2 && b0 < 0xe0 ? 2 : 0;
+  const n = b0 >= 0xf0 && b0 < 0xf5 ? 4 : b0 >= 0xe0 && b0 < 0xf0 ? 3 : b0 >= 0xc2 && b0 < 0xe0 ? 2 : 0;
   if (n === 0) return undefined;
   let cp = b0 & (0xff >> (n + 1));
   for (let k = 1; k < n; k++) {
@@ -148,15 +152,49 @@ function decodePercent(text: string, at: number): [number, number] | undefined {
   return [cp, 3 * n];
 }
 
+function isAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+/** Decode one HTML entity at `at` (`&#60;`, `&#x3c`, `&lt;`): [code point, length] or undefined. */
+function decodeEntity(text: string, at: number): [number, number] | undefined {
+  let i = at + 1;
+  let cp = -1;
+  if (text.charCodeAt(i) === 0x23) {
+    i++;
+    const hex = (text.charCodeAt(i) | 0x20) === 0x78;
+    if (hex) i++;
+    const from = i;
+    let v = 0;
+    while (i - from < (hex ? 6 : 7)) {
+      const c = text.charCodeAt(i);
+      const d = hex ? hexVal(c) : c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+      if (d < 0) break;
+      v = v * (hex ? 16 : 10) + d;
+      i++;
+    }
+    if (i === from) return undefined;
+    cp = v;
+    if (text.charCodeAt(i) === 0x3b) i++;
+  } else {
+    const from = i;
+    while (i - from < 10 && isAlnum(text.charCodeAt(i))) i++;
+    if (i - from < 2 || text.charCodeAt(i) !== 0x3b) return undefined;
+    const name = text.slice(from, i);
+    const named = NAMED_ENTITIES[name] ?? NAMED_ENTITIES[name.toLowerCase()];
+    if (named === undefined) return undefined;
+    cp = named.codePointAt(0)!;
+    i++;
+  }
+  if (cp < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+  return [cp, i - at];
+}
+
 /** Whether a string needs no normalisation: pure ASCII without `&` or `%`. */
 export function isPlainAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c > 0x7e || c === 0x26 || c === 0x25) {
-      // ASCII control characters (ESC, TAB…) are plain too; only > 0x7f breaks the fast path.
-      if (c === 0x7f) continue;
-      return false;
-    }
+    if (c > 0x7f || c === 0x26 || c === 0x25) return false;
   }
   return true;
 }
@@ -174,81 +212,111 @@ function identityView(text: string, encoding?: "base64" | "hex"): TextView {
  * The normalised view of `text` (see the module doc). Offsets of the view map back to the original
  * through {@link TextView.toOriginal}: a view span covers every original character that produced
  * it, including invisible characters removed between them.
+ *
+ * The view is built from segments: runs copied unchanged (offsets shift by a constant) and
+ * replaced characters (every view offset maps to the whole original character or escape), so
+ * clean text costs one pass and a few slices.
  */
 export function normalizeForMatching(text: string): TextView {
   if (isPlainAscii(text)) return identityView(text);
-  const parts: string[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const cache = new Map<string, string>();
-  let changed = false;
-  // Push a folded character produced by original span [s, e).
-  const emit = (cp: number, s: number, e: number, decoded: boolean) => {
-    if (isInvisible(cp)) {
-      changed = true;
-      return;
-    }
-    let out: string;
-    const ch = String.fromCodePoint(cp);
-    if (cp < 0x80 || !mayFold(cp)) {
-      out = ch;
-    } else {
-      let f = cache.get(ch);
-      if (f === undefined) cache.set(ch, f = foldCodePoint(ch));
-      out = f;
-    }
-    if (decoded || out !== ch) changed = true;
-    for (let k = 0; k < out.length; k++) {
-      parts.push(out[k]);
-      starts.push(s);
-      ends.push(e);
+  const pieces: string[] = [];
+  // Segment i: view offset vs[i], original span [os[i], oe[i]), copy[i] = 1 when copied 1:1.
+  const vs: number[] = [];
+  const os: number[] = [];
+  const oe: number[] = [];
+  const copy: number[] = [];
+  const cache = new Map<number, string>();
+  let vlen = 0;
+  let runFrom = 0;
+  const flush = (to: number) => {
+    if (to > runFrom) {
+      pieces.push(text.slice(runFrom, to));
+      vs.push(vlen);
+      os.push(runFrom);
+      oe.push(to);
+      copy.push(1);
+      vlen += to - runFrom;
     }
   };
+  const replace = (out: string, s: number, e: number) => {
+    flush(s);
+    if (out.length) {
+      pieces.push(out);
+      vs.push(vlen);
+      os.push(s);
+      oe.push(e);
+      copy.push(0);
+      vlen += out.length;
+    }
+    runFrom = e;
+  };
+  // The folded form of a code point, or undefined when it stays as it is.
+  const fold = (cp: number): string | undefined => {
+    if (isInvisible(cp)) return "";
+    if (!mayFold(cp)) return undefined;
+    let f = cache.get(cp);
+    if (f === undefined) cache.set(cp, f = foldCodePoint(String.fromCodePoint(cp)));
+    return f.length === 1 && f.codePointAt(0) === cp ? undefined : f;
+  };
+  let changed = false;
   let i = 0;
-  while (i < text.length) {
+  const n = text.length;
+  while (i < n) {
     const c = text.charCodeAt(i);
-    if (c === 0x26) {
-      ENTITY_RE.lastIndex = i;
-      const m = ENTITY_RE.exec(text);
-      if (m) {
-        let cp = -1;
-        if (m[1] !== undefined) cp = parseInt(m[1], 10);
-        else if (m[2] !== undefined) cp = parseInt(m[2], 16);
-        else {
-          const named = NAMED_ENTITIES[m[3]] ?? NAMED_ENTITIES[m[3].toLowerCase()];
-          if (named !== undefined) cp = named.codePointAt(0)!;
-        }
-        if (cp >= 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff)) {
-          emit(cp, i, i + m[0].length, true);
-          i += m[0].length;
+    if (c < 0x80) {
+      if (c === 0x26 || c === 0x25) {
+        const d = c === 0x26 ? decodeEntity(text, i) : decodePercent(text, i);
+        if (d) {
+          const f = fold(d[0]);
+          replace(f ?? String.fromCodePoint(d[0]), i, i + d[1]);
+          changed = true;
+          i += d[1];
           continue;
         }
       }
-    } else if (c === 0x25) {
-      const d = decodePercent(text, i);
-      if (d) {
-        emit(d[0], i, i + d[1], true);
-        i += d[1];
-        continue;
-      }
+      i++;
+      continue;
     }
-    const cp = text.codePointAt(i)!;
+    const cp = c >= 0xd800 && c <= 0xdbff ? text.codePointAt(i)! : c;
     const len = cp > 0xffff ? 2 : 1;
-    emit(cp, i, i + len, false);
+    const f = fold(cp);
+    if (f !== undefined) {
+      replace(f, i, i + len);
+      changed = true;
+    }
     i += len;
   }
   if (!changed) return identityView(text);
-  const startArr = Int32Array.from(starts);
-  const endArr = Int32Array.from(ends);
-  const n = parts.length;
+  flush(n);
+  const view = pieces.join("");
+  const segV = Int32Array.from(vs);
+  const segS = Int32Array.from(os);
+  const segE = Int32Array.from(oe);
+  const segC = Uint8Array.from(copy);
+  const nseg = segV.length;
+  // Index of the segment that holds view offset v (0 <= v < view.length).
+  const seg = (v: number): number => {
+    let lo = 0;
+    let hi = nseg - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segV[mid] <= v) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
   return {
-    text: parts.join(""),
+    text: view,
     identity: false,
     toOriginal(s: number, e: number): [number, number] {
-      if (n === 0) return [0, 0];
-      const a = s < n ? startArr[s] : endArr[n - 1];
-      const b = e > 0 ? endArr[Math.min(e, n) - 1] : a;
-      return [a, Math.max(a, b)];
+      if (view.length === 0) return [0, 0];
+      s = Math.min(Math.max(s, 0), view.length - 1);
+      e = Math.min(Math.max(e, s + 1), view.length);
+      const a = seg(s);
+      const start = segC[a] ? segS[a] + (s - segV[a]) : segS[a];
+      const b = seg(e - 1);
+      const end = segC[b] ? segS[b] + (e - 1 - segV[b]) + 1 : segE[b];
+      return [start, Math.max(start, end)];
     },
   };
 }

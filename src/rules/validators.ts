@@ -243,6 +243,15 @@ export function assignedSecret(text: string): boolean {
 }
 
 /**
+ * Slack incoming-webhook URLs: `hooks.slack.com/services/T…/B…/<secret>` whose secret part looks
+ * random (documentation uses `T00000000/B00000000/XXXXXXXX`).
+ */
+export function slackWebhook(text: string): boolean {
+  const secret = text.slice(text.lastIndexOf("/") + 1);
+  return secret.length >= 16 && looksRandom(secret) && !/\/[TB]0{6,}/.test(text);
+}
+
+/**
  * All validators by the name a rule's `match.validate` uses.
  *
  * @example
@@ -257,6 +266,7 @@ export const validators: Readonly<Record<string, Validator>> = Object.freeze({
   aws_access_key: awsAccessKey,
   aws_secret_key: awsSecretKey,
   slack: slackToken,
+  slack_webhook: slackWebhook,
   stripe: stripeKey,
   openai: openaiKey,
   anthropic: anthropicKey,

@@ -1,0 +1,118 @@
+/**
+ * The Layer 1 behaviour detector: one {@link MessageDetector} that routes each message to the
+ * behaviour checks, in order of cost (most messages match none and return at once):
+ *
+ * - `tools/list` results: scope creep and fingerprinting in input schemas, judged against the
+ *   pinned definition ({@link toolScopeFindings});
+ * - `elicitation/create`: requests for secrets are refused ({@link elicitationFindings});
+ * - `sampling/createMessage`: context extraction is refused, large jobs and bursts alerted
+ *   ({@link samplingFindings});
+ * - `tools/call` requests and results: the per-server baseline and phase transitions, call bursts
+ *   ({@link PhaseTracker});
+ * - `notifications/*\/list_changed`: floods (the excess is dropped).
+ *
+ * Runs after pinning (it reads the pins to tell a field declared from the start from one added
+ * later).
+ *
+ * @example
+ * ```ts
+ * import { createBehaviourDetector } from "./behaviour.ts";
+ * const behaviour = createBehaviourDetector({ baselineCalls: 20 });
+ * ```
+ *
+ * @module
+ */
+import type { DetectorEnv, MessageDetector, MessageVerdict } from "../pipeline/detector.ts";
+import type { Finding, Json, MessageContext } from "../types.ts";
+import { type PhaseOptions, PhaseTracker } from "./phase.ts";
+import { pinKey, pinNamespace, type PinRecord } from "./pinning.ts";
+import { toolScopeFindings } from "./scope_creep.ts";
+import { elicitationFindings, samplingFindings } from "./server_requests.ts";
+
+type Obj = { [k: string]: Json };
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** JSON-RPC error code of a refused server request (elicitation, sampling). */
+export const REFUSED_REQUEST_CODE = -32004;
+
+/** The behaviour detector with its own phase tracker (one per process). */
+export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetector & {
+  /** Persist pending baseline updates (call at the end of a connection). */
+  flush(env: DetectorEnv): void;
+} {
+  const phase = new PhaseTracker(opts);
+  return {
+    name: "behaviour",
+    flush(env) {
+      phase.flush(env.store, env.server.key, env.now());
+    },
+    inspect(msg, ctx, env) {
+      const method = typeof msg.method === "string" ? msg.method : undefined;
+      if (ctx.direction === "client_to_server") {
+        if (method !== "tools/call" || !isObj(msg.params)) return undefined;
+        const tool = typeof msg.params.name === "string" ? msg.params.name : "";
+        const fs = phase.onCall(env.store, env.server.key, tool, msg.params.arguments, env.now());
+        return fs.length ? { findings: fs } : undefined;
+      }
+      if (method === undefined) {
+        if (!("result" in msg)) return undefined;
+        if (ctx.method === "tools/call") {
+          const tool = (ctx as MessageContext & { tool?: string }).tool ?? "";
+          const fs = phase.onResult(env.store, env.server.key, tool, msg.result, env.now());
+          return fs.length ? { findings: fs } : undefined;
+        }
+        if (ctx.method === "tools/list" && isObj(msg.result)) return listFindings(msg.result, env);
+        return undefined;
+      }
+      if (method === "elicitation/create") return refuseOrAlert(elicitationFindings(msg.params));
+      if (method === "sampling/createMessage") {
+        const fs = samplingFindings(msg.params);
+        const burst = phase.onSampling(env.store, env.server.key, env.now());
+        if (burst) fs.push(burst);
+        return refuseOrAlert(fs);
+      }
+      if (method.startsWith("notifications/") && method.endsWith("/list_changed")) {
+        const r = phase.onListChanged(env.store, env.server.key, method, env.now());
+        if (!r.drop) return undefined;
+        return {
+          findings: r.finding ? [r.finding] : [],
+          block: { code: REFUSED_REQUEST_CODE, message: "mcp-watchdog: list_changed flood" },
+        };
+      }
+      return undefined;
+    },
+  };
+}
+
+function refuseOrAlert(findings: Finding[]): MessageVerdict | undefined {
+  if (findings.length === 0) return undefined;
+  const refusing = findings.find((f) => f.action === "block");
+  if (!refusing) return { findings };
+  return {
+    findings,
+    block: {
+      code: REFUSED_REQUEST_CODE,
+      message: `mcp-watchdog refused this request: ${refusing.message}`,
+      data: { rule: refusing.rule },
+    },
+  };
+}
+
+function listFindings(result: Obj, env: DetectorEnv): MessageVerdict | undefined {
+  const tools = result.tools;
+  if (!Array.isArray(tools) || tools.length === 0) return undefined;
+  const ns = pinNamespace(env.server.key);
+  const names = tools.map((t) => isObj(t) && typeof t.name === "string" ? t.name : "");
+  const pins = new Map(
+    env.store.getMany<PinRecord>(ns, names.filter(Boolean).map((n) => pinKey("tool", n)))
+      .map((r) => [r.value.name, r.value]),
+  );
+  const findings: Finding[] = [];
+  tools.forEach((t, i) => {
+    const rec = pins.get(names[i]);
+    // A pending change of a pinned tool: compare with what was approved.
+    const pinned = rec?.hash && rec.pending ? rec.def : undefined;
+    findings.push(...toolScopeFindings(t, i, pinned));
+  });
+  return findings.length ? { findings } : undefined;
+}

@@ -1,0 +1,383 @@
+/**
+ * Phase transitions and floods (Layer 1).
+ *
+ * A per-server baseline is learnt over the first {@link PhaseOptions.baselineCalls} tool calls:
+ * per tool, the argument shapes, path roots, response sizes and structure (content types,
+ * structured keys), and the density of instruction cues in results. It is persisted in the store
+ * (`baseline:<serverKey>`) so that it survives restarts, and frozen once complete. After it, a
+ * result that changes on two dimensions at once (e.g. a new structure *and* ten times the size),
+ * or that suddenly carries instructions where the baseline had none, is a critical finding: the
+ * server "switched on". Also counted, in memory: `notifications/*\/list_changed` floods (excess
+ * notifications are dropped), tool-call bursts and sampling bursts.
+ *
+ * Per-message cost is a few map look-ups; the baseline is written to the store in batches (every
+ * few calls while learning, never afterwards), not per message.
+ *
+ * @example
+ * ```ts
+ * import { PhaseTracker } from "./phase.ts";
+ * const phase = new PhaseTracker({ baselineCalls: 20 });
+ * // phase.onCall(...), phase.onResult(...), phase.onNotification(...) from a MessageDetector
+ * ```
+ *
+ * @module
+ */
+import type { StateStore } from "../store/store.ts";
+import type { Finding, Json } from "../types.ts";
+
+type Obj = { [k: string]: Json };
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Tunables of {@link PhaseTracker}. */
+export interface PhaseOptions {
+  /** Calls observed before the baseline is frozen (default 20). */
+  readonly baselineCalls?: number;
+  /** `list_changed` notifications allowed per window before the excess is dropped (default 5). */
+  readonly listChangedLimit?: number;
+  /** Tool calls per window that count as a burst (default 60). */
+  readonly callBurstLimit?: number;
+  /** Sampling requests per window that count as a burst (default 10). */
+  readonly samplingBurstLimit?: number;
+  /** Window of the rate limits, in ms (default 10 s). */
+  readonly windowMs?: number;
+}
+
+/** Per-tool statistics of the baseline. */
+export interface ToolStats {
+  n: number;
+  maxChars: number;
+  sumChars: number;
+  /** Argument key sets seen (sorted, comma-joined), bounded. */
+  shapes: string[];
+  /** Content part types and structuredContent keys seen, bounded. */
+  structure: string[];
+}
+
+/** The persisted baseline (value at `baseline:<serverKey>` / `v1`). */
+export interface Baseline {
+  calls: number;
+  complete: boolean;
+  since: number;
+  tools: Record<string, ToolStats>;
+  /** Largest instruction-cue count in any one result. */
+  maxCues: number;
+  /** Path roots (first two segments) that arguments touched, bounded. */
+  roots: string[];
+}
+
+/** Store namespace prefix of baselines. */
+export const BASELINE_NS_PREFIX = "baseline:";
+const BASELINE_KEY = "v1";
+const MAX_LIST = 32;
+const MAX_TOOLS = 256;
+const FLUSH_EVERY = 5;
+
+/**
+ * Instruction cues in tool results: phrases that address the model rather than inform it.
+ * Bounded alternations only (linear time).
+ */
+const CUES =
+  /\b(?:ignore\s{1,3}(?:all\s{1,3})?(?:previous|prior|above)|you\s{1,3}(?:must|should|need\s{1,3}to)\s{1,3}(?:now\s{1,3})?(?:call|use|read|send|include|forward|run|execute|fetch|ignore|tell|not)|do\s{1,3}not\s{1,3}(?:tell|mention|inform|reveal\s{1,3}this)|(?:before|after)\s{1,3}(?:calling|using|answering|responding)|instead\s{1,3}of\s{1,3}(?:calling|using)|(?:call|use|invoke)\s{1,3}the\s{1,3}[\w-]{1,64}\s{1,3}tool|system\s{1,3}(?:directive|update|override|note|instruction)|new\s{1,3}instructions|<important>|\[system\]|this\s{1,3}is\s{1,3}(?:a\s{1,3})?mandatory|assistant\s{0,3}:|as\s{1,3}an\s{1,3}ai)/gi;
+
+/** Count instruction cues in a text (first 64 KiB). */
+export function countCues(text: string): number {
+  let n = 0;
+  for (const _ of text.slice(0, 65536).matchAll(CUES)) if (++n >= 50) break;
+  return n;
+}
+
+interface Window {
+  start: number;
+  count: number;
+  alerted: boolean;
+}
+
+interface ServerState {
+  b: Baseline;
+  dirty: number;
+  listChanged: Window;
+  calls: Window;
+  sampling: Window;
+}
+
+function pushBounded(list: string[], v: string): boolean {
+  if (list.includes(v)) return false;
+  if (list.length < MAX_LIST) list.push(v);
+  return true;
+}
+
+/** Path roots of string arguments that look like paths (`/a/b`, `~/x`, `C:\x`). */
+function pathRoots(args: Json | undefined, out: Set<string>, depth = 0): void {
+  if (depth > 4 || out.size > 16) return;
+  if (typeof args === "string") {
+    const m = /^(~|\/|[A-Za-z]:[\\/])([^\\/\s]{1,64})?(?:[\\/]([^\\/\s]{1,64}))?/.exec(
+      args.slice(0, 300),
+    );
+    if (m && (m[1] !== "/" || m[2])) {
+      out.add(`${m[1]}${m[2] ?? ""}/${m[3] ?? ""}`.replace(/\/+$/, ""));
+    }
+  } else if (Array.isArray(args)) {
+    for (const x of args.slice(0, 16)) {
+      pathRoots(x, out, depth + 1);
+    }
+  } else if (isObj(args)) {
+    for (const x of Object.values(args).slice(0, 32)) pathRoots(x, out, depth + 1);
+  }
+}
+
+/** What a tool result looks like: its text size, its structure, its instruction cues. */
+export function resultProfile(
+  result: Json | undefined,
+): { chars: number; structure: string[]; cues: number } {
+  if (!isObj(result)) return { chars: 0, structure: [], cues: 0 };
+  const structure = new Set<string>();
+  let chars = 0;
+  let cues = 0;
+  if (Array.isArray(result.content)) {
+    for (const part of result.content.slice(0, 256)) {
+      if (!isObj(part)) continue;
+      const type = typeof part.type === "string" ? part.type : "?";
+      structure.add(`content:${type}`);
+      const text = typeof part.text === "string"
+        ? part.text
+        : isObj(part.resource) && typeof part.resource.text === "string"
+        ? part.resource.text
+        : "";
+      chars += text.length + (typeof part.data === "string" ? part.data.length : 0);
+      if (text) cues += countCues(text);
+    }
+  }
+  if (isObj(result.structuredContent)) {
+    for (const k of Object.keys(result.structuredContent).slice(0, 32)) {
+      structure.add(`structured:${k}`);
+    }
+  }
+  if (result.isError === true) structure.add("isError");
+  return { chars, structure: [...structure].sort(), cues };
+}
+
+/** Phase, flood and burst tracking for every server a process talks to. */
+export class PhaseTracker {
+  readonly #opts: Required<PhaseOptions>;
+  readonly #servers = new Map<string, ServerState>();
+
+  constructor(opts: PhaseOptions = {}) {
+    this.#opts = {
+      baselineCalls: opts.baselineCalls ?? 20,
+      listChangedLimit: opts.listChangedLimit ?? 5,
+      callBurstLimit: opts.callBurstLimit ?? 60,
+      samplingBurstLimit: opts.samplingBurstLimit ?? 10,
+      windowMs: opts.windowMs ?? 10_000,
+    };
+  }
+
+  #state(store: StateStore, key: string, now: number): ServerState {
+    let s = this.#servers.get(key);
+    if (!s) {
+      const stored = store.get<Baseline>(BASELINE_NS_PREFIX + key, BASELINE_KEY)?.value;
+      const b: Baseline = stored ??
+        { calls: 0, complete: false, since: now, tools: {}, maxCues: 0, roots: [] };
+      const w = (): Window => ({ start: now, count: 0, alerted: false });
+      s = { b, dirty: 0, listChanged: w(), calls: w(), sampling: w() };
+      this.#servers.set(key, s);
+    }
+    return s;
+  }
+
+  #flush(store: StateStore, key: string, s: ServerState, now: number, force = false): void {
+    if (s.dirty === 0 || (!force && s.dirty < FLUSH_EVERY)) return;
+    try {
+      store.put(BASELINE_NS_PREFIX + key, BASELINE_KEY, s.b, now);
+      s.dirty = 0;
+    } catch { /* a busy store only delays persistence */ }
+  }
+
+  /** Write what is pending (call when the connection ends). */
+  flush(store: StateStore, key: string, now: number): void {
+    const s = this.#servers.get(key);
+    if (s) this.#flush(store, key, s, now, true);
+  }
+
+  /** Count a window event; true once when the limit is crossed, and `over` while above it. */
+  #tick(w: Window, now: number, limit: number): { crossed: boolean; over: boolean } {
+    if (now - w.start > this.#opts.windowMs) {
+      w.start = now;
+      w.count = 0;
+      w.alerted = false;
+    }
+    w.count++;
+    const over = w.count > limit;
+    const crossed = over && !w.alerted;
+    if (crossed) w.alerted = true;
+    return { crossed, over };
+  }
+
+  /** A `notifications/*\/list_changed` from the server: returns whether to drop it, and a finding. */
+  onListChanged(
+    store: StateStore,
+    key: string,
+    method: string,
+    now: number,
+  ): { drop: boolean; finding?: Finding } {
+    const s = this.#state(store, key, now);
+    const t = this.#tick(s.listChanged, now, this.#opts.listChangedLimit);
+    if (!t.over) return { drop: false };
+    return {
+      drop: true,
+      finding: t.crossed
+        ? {
+          layer: "L1-behaviour",
+          rule: "notification-flood",
+          severity: "high",
+          action: "block",
+          message:
+            `The server sent more than ${this.#opts.listChangedLimit} list_changed notifications in ${
+              this.#opts.windowMs / 1000
+            } s; the excess is dropped (a flood makes the client re-list and can hide a swap).`,
+          path: "/method",
+          evidence: method,
+          details: { limit: this.#opts.listChangedLimit, windowMs: this.#opts.windowMs },
+        }
+        : undefined,
+    };
+  }
+
+  /** A `sampling/createMessage` from the server: a finding when they come in a burst. */
+  onSampling(store: StateStore, key: string, now: number): Finding | undefined {
+    const s = this.#state(store, key, now);
+    if (!this.#tick(s.sampling, now, this.#opts.samplingBurstLimit).crossed) return undefined;
+    return {
+      layer: "L1-behaviour",
+      rule: "sampling-burst",
+      severity: "high",
+      action: "alert",
+      message: `The server sent more than ${this.#opts.samplingBurstLimit} sampling requests in ${
+        this.#opts.windowMs / 1000
+      } s: it is using the client's model as its own.`,
+      path: "/method",
+      evidence: "sampling/createMessage",
+    };
+  }
+
+  /** A `tools/call` request from the client. */
+  onCall(
+    store: StateStore,
+    key: string,
+    tool: string,
+    args: Json | undefined,
+    now: number,
+  ): Finding[] {
+    const s = this.#state(store, key, now);
+    const out: Finding[] = [];
+    if (this.#tick(s.calls, now, this.#opts.callBurstLimit).crossed) {
+      out.push({
+        layer: "L1-behaviour",
+        rule: "call-burst",
+        severity: "medium",
+        action: "alert",
+        message: `More than ${this.#opts.callBurstLimit} tool calls in ${
+          this.#opts.windowMs / 1000
+        } s to this server (a flooding loop, or a result that told the model to repeat calls).`,
+        path: "/params/name",
+        tool,
+        evidence: tool,
+      });
+    }
+    const b = s.b;
+    const shape = isObj(args) ? Object.keys(args).sort().join(",") : "";
+    const roots = new Set<string>();
+    pathRoots(args, roots);
+    if (!b.complete) {
+      const ts = this.#tool(b, tool);
+      if (ts) pushBounded(ts.shapes, shape);
+      for (const r of roots) pushBounded(b.roots, r);
+      s.dirty++;
+      return out;
+    }
+    const ts = b.tools[tool];
+    const newShape = ts !== undefined && ts.n >= 3 && !ts.shapes.includes(shape) &&
+      ts.shapes.length < MAX_LIST;
+    const newRoots = [...roots].filter((r) => !b.roots.includes(r));
+    if (newShape && newRoots.length > 0 && b.roots.length > 0 && b.roots.length < MAX_LIST) {
+      out.push({
+        layer: "L1-behaviour",
+        rule: "phase-transition-arguments",
+        severity: "medium",
+        action: "alert",
+        message:
+          `After a baseline of ${b.calls} calls, '${tool}' is called with a new argument shape (${
+            shape || "none"
+          }) on paths it never touched (${newRoots.join(", ")}).`,
+        path: "/params/arguments",
+        tool,
+        evidence: `${shape} ${newRoots.join(" ")}`,
+        details: { shape, knownShapes: ts?.shapes, newRoots },
+      });
+    }
+    return out;
+  }
+
+  #tool(b: Baseline, tool: string): ToolStats | undefined {
+    let ts = b.tools[tool];
+    if (!ts && Object.keys(b.tools).length < MAX_TOOLS) {
+      ts = b.tools[tool] = { n: 0, maxChars: 0, sumChars: 0, shapes: [], structure: [] };
+    }
+    return ts;
+  }
+
+  /** A `tools/call` result from the server. */
+  onResult(
+    store: StateStore,
+    key: string,
+    tool: string,
+    result: Json | undefined,
+    now: number,
+  ): Finding[] {
+    const s = this.#state(store, key, now);
+    const b = s.b;
+    const p = resultProfile(result);
+    if (!b.complete) {
+      const ts = this.#tool(b, tool);
+      if (ts) {
+        ts.n++;
+        ts.sumChars += p.chars;
+        ts.maxChars = Math.max(ts.maxChars, p.chars);
+        for (const x of p.structure) pushBounded(ts.structure, x);
+      }
+      b.maxCues = Math.max(b.maxCues, p.cues);
+      b.calls++;
+      s.dirty++;
+      if (b.calls >= this.#opts.baselineCalls) b.complete = true;
+      this.#flush(store, key, s, now, b.complete);
+      return [];
+    }
+    const ts = b.tools[tool];
+    const signals: string[] = [];
+    if (ts && ts.n >= 3) {
+      if (p.chars > Math.max(10 * ts.maxChars, 16_384)) {
+        signals.push(`size ${p.chars} chars vs at most ${ts.maxChars} in the baseline`);
+      }
+      const novel = p.structure.filter((x) => x !== "isError" && !ts.structure.includes(x));
+      if (novel.length && ts.structure.length < MAX_LIST) {
+        signals.push(`new structure ${novel.join(", ")}`);
+      }
+    }
+    const cueJump = p.cues >= 3 && p.cues > 3 * b.maxCues;
+    if (cueJump) signals.push(`${p.cues} instruction cues vs at most ${b.maxCues} in the baseline`);
+    if (!(cueJump && b.maxCues === 0) && signals.length < 2) return [];
+    return [{
+      layer: "L1-behaviour",
+      rule: "phase-transition",
+      severity: "critical",
+      action: "alert",
+      message:
+        `After a quiet baseline of ${b.calls} calls, '${tool}' suddenly behaves differently (${
+          signals.join("; ")
+        }): a server that switched on.`,
+      path: "/result",
+      tool,
+      evidence: signals.join("; "),
+      details: { signals, baselineCalls: b.calls },
+    }];
+  }
+}

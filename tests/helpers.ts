@@ -1,0 +1,116 @@
+/**
+ * Shared test helpers: real processes only. The proxy runs as `deno run -A cli.ts`, servers come
+ * from npm, clients are the MCP SDK's.
+ *
+ * @module
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+/** Absolute path of the project root. */
+export const ROOT: string = fromFileUrl(new URL("../", import.meta.url));
+/** The proxy command, as users run it from a checkout. */
+export const PROXY: string[] = [Deno.execPath(), "run", "-A", `${ROOT}cli.ts`];
+/** server-everything over stdio, from npm. */
+export const EVERYTHING: string[] = [
+  Deno.execPath(),
+  "run",
+  "-A",
+  "npm:@modelcontextprotocol/server-everything@2026.8.31",
+  "stdio",
+];
+/** server-filesystem over stdio, from npm; append the allowed directories. */
+export const FILESYSTEM: string[] = [
+  Deno.execPath(),
+  "run",
+  "-A",
+  "npm:@modelcontextprotocol/server-filesystem@2026.8.31",
+];
+/** The shared corpus, beside the project. */
+export const SHARED: string = fromFileUrl(new URL("../../shared/", import.meta.url));
+
+/** Sanitizer settings for tests that drive SDK clients (the SDK keeps timers of its own). */
+export const SDK_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/** A fixture script's path. */
+export function fixture(name: string): string {
+  return `${ROOT}tests/fixtures/${name}`;
+}
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** Client capabilities sampling/elicitation/roots with canned answers (default true). */
+  readonly capabilities?: boolean;
+  readonly env?: Record<string, string>;
+  readonly stderr?: "inherit" | "ignore" | "pipe";
+}
+
+/** A real MCP SDK client over stdio to `command`. */
+export async function connect(command: string[], o: ConnectOptions = {}): Promise<Client> {
+  const caps = o.capabilities ?? true;
+  const client = new Client(
+    { name: "mcp-watchdog-test", version: "1.0.0" },
+    { capabilities: caps ? { sampling: {}, elicitation: {}, roots: { listChanged: true } } : {} },
+  );
+  if (caps) {
+    client.setRequestHandler(CreateMessageRequestSchema, () => ({
+      role: "assistant",
+      content: { type: "text", text: "sampled answer" },
+      model: "test-model",
+      stopReason: "endTurn",
+    }));
+    client.setRequestHandler(ElicitRequestSchema, () => ({ action: "decline" }));
+    client.setRequestHandler(ListRootsRequestSchema, () => ({
+      roots: [{ uri: "file:///tmp", name: "tmp" }],
+    }));
+  }
+  const transport = new StdioClientTransport({
+    command: command[0],
+    args: command.slice(1),
+    env: { ...Deno.env.toObject(), ...o.env },
+    stderr: o.stderr ?? "ignore",
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/** A fresh temp dir, removed when the returned handle is disposed (`await using`). */
+export async function tempDir(prefix = "mcp-watchdog-test-"): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** Run a command to completion with `input` on stdin; returns stdout, stderr and the code. */
+export async function run(
+  command: string[],
+  input = "",
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = new Deno.Command(command[0], {
+    args: command.slice(1),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(input)).catch(() => {});
+  await w.close().catch(() => {});
+  const out = await p.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Parse newline-delimited JSON output. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
