@@ -237,13 +237,16 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "new instructions",
         "override code",
         "safety",
+        "is now",
+        "has been now",
+        "authorizing",
       ],
       "patterns": [
-        "\\b(?:debug|developer|dev|god|admin|administrator|maintenance|jailbreak|jailbroken|unrestricted|dan|sudo|root|test(?:ing)?|unsafe|unfiltered)[ \\t]{1,3}mode[ \\t]{0,3}(?:(?:is|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3})?(?:enabled|activated|active|engaged|unlocked|on)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?:]?",
+        "\\b(?:debug|developer|dev|god|admin|administrator|maintenance|jailbreak|jailbroken|unrestricted|dan|sudo|root|test(?:ing)?|unsafe|unfiltered)[ \\t]{1,3}mode[ \\t]{0,3}(?:(?:is|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3})?(?:enabled|activated|active|engaged|unlocked)(?=[ \\t]{0,3}(?:[:.!;]|$|\\n|,?[ \\t]{1,3}(?:you|all|ignore|safety|restrictions|tool|the assistant)\\b))(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?:]?",
         "\\b(?:tool|safety|security|content|usage|access|all|your|the|assistant)[ \\t]{1,3}(?:restrictions|limitations|limits|checks|filters|guardrails|safeguards|policies|rules|guidelines)[ \\t]{1,3}(?:(?:are|have been|were|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3}|temporarily[ \\t]{1,3})?(?:lifted|removed|disabled|suspended|bypassed|deactivated|waived|revoked|off|turned off)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
-        "\\b(?:tool|function)[ \\t]{1,3}(?:descriptions?|definitions?|instructions?|documentation|schemas?)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,60}?\\b(?:are|is|were|have been|has been)[ \\t]{1,3}(?:now[ \\t]{1,3}|all[ \\t]{1,3}|therefore[ \\t]{1,3})?(?:outdated|out of (?:sync|date)|obsolete|wrong|incorrect|invalid|suspended|void|revoked|compromised|tampered|deprecated|not (?:to be )?(?:trusted|valid|accurate|correct)|untrusted|no longer (?:valid|apply|applicable|accurate))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
-        "\\b(?:(?:is|are)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|approved|permitted|allowed|whitelisted|safe to (?:use|call|run|execute))|(?:i am|i'm|we are|we're|hereby)[ \\t]{1,3}authori[sz]ing[ \\t]{1,3}you|you[ \\t]{1,3}(?:are|have been)[ \\t]{1,3}(?:now[ \\t]{1,3})?(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|(?:emergency|admin|master|override)[ \\t]{1,3}(?:override[ \\t]{1,3})?code[ \\t]{1,3}(?:activated|accepted|entered|verified))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
-        "\\b(?:you[ \\t]{1,3}are[ \\t]{1,3}now[ \\t]{1,3}(?:a|an|the|my|in|operating as|acting as)[ \\t]{1,3}(?:[\\w-]{1,20}[ \\t]{1,3}){0,3}(?:assistant|ai|agent|bot|chatbot|model|mode|persona|character|dan|admin|administrator|hacker)\\b|from[ \\t]{1,3}now[ \\t]{1,3}on,?[ \\t]{1,3}you[ \\t]{1,3}(?:are|will|must|should|shall|have to)\\b|your[ \\t]{1,3}(?:new|real|true|actual|updated)[ \\t]{1,3}(?:task|instructions?|role|goal|objective|purpose|directive|mission)[ \\t]{1,3}(?:is|are)\\b|(?:new|updated|revised|real)[ \\t]{1,3}(?:system[ \\t]{1,3})?instructions?[ \\t]{0,3}:)(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:tool|function)[ \\t]{1,3}(?:descriptions?|definitions?|instructions?|documentation|schemas?)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,60}?\\b(?:(?:are|is|were|have been|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3}|all[ \\t]{1,3}|therefore[ \\t]{1,3})?(?:outdated|out of (?:sync|date)|obsolete|wrong|incorrect|invalid|suspended|void|revoked|compromised|tampered|deprecated|not (?:to be )?(?:trusted|valid|accurate|correct)|untrusted|no longer (?:valid|apply|applicable|accurate)|contain(?:s|ing)? (?:errors|mistakes|inaccuracies|malicious|bugs))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:(?:tool|function)\\b(?:[ \\t]{1,3}[\\w`'\"-]{1,40})?[ \\t]{1,3}(?:is|has been)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|approved|unlocked|whitelisted|permitted|allowed|safe to (?:use|call|run|execute))|(?:i am|i'm|we are|we're|hereby)[ \\t]{1,3}authori[sz]ing[ \\t]{1,3}you|you[ \\t]{1,3}(?:are|have been)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|you[ \\t]{1,3}have[ \\t]{1,3}been[ \\t]{1,3}(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|(?:emergency|admin|master|override)[ \\t]{1,3}(?:override[ \\t]{1,3})?code[ \\t]{1,3}(?:activated|accepted|entered|verified))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:you[ \\t]{1,3}are[ \\t]{1,3}now[ \\t]{1,3}(?:(?:a|an|the|my|operating as|acting as)[ \\t]{1,3}(?:[\\w-]{1,20}[ \\t]{1,3}){0,3}(?:assistant|ai|agent|bot|chatbot|model|persona|character|dan|admin|administrator|hacker)\\b|in[ \\t]{1,3}(?:debug|developer|dev|god|admin|jailbreak|jailbroken|unrestricted|dan|sudo|root|unsafe|unfiltered)[ \\t]{1,3}mode\\b)|from[ \\t]{1,3}now[ \\t]{1,3}on,?[ \\t]{1,3}you[ \\t]{1,3}(?:are|will|must|should|shall|have to)\\b|your[ \\t]{1,3}(?:new|real|true|actual|updated)[ \\t]{1,3}(?:task|instructions?|role|goal|objective|purpose|directive|mission)[ \\t]{1,3}(?:is|are)\\b|(?:new|updated|revised|real)[ \\t]{1,3}(?:system[ \\t]{1,3})?instructions?[ \\t]{0,3}:)(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
       ],
     },
     "marker": "false authority claim",
@@ -366,11 +369,89 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "\\b(?:do not|don't|dont|never|without|must not|should not|shouldn't|avoid)[ \\t\\n]{1,3}(?:ever[ \\t]{1,3}|again[ \\t]{1,3})?(?:tell|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|reveal|revealing|disclose|disclosing|let|letting|warn|warning)\\b(?:[ \\t\\n]{1,3}(?:this|that|it|anything|any|about|to|of|these|those|the|steps?|actions?|instructions?|know|on|them|your|this step|message|side effect|behaviou?r)\\b){0,4}[ \\t\\n]{1,3}(?:the[ \\t]{1,3})?(?:user|users|human|customer|requester|person|operator)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:keep|hide|conceal|withhold)\\b(?:[ \\t]{1,3}(?:this|it|that|these|all|the|everything|secret|hidden|confidential|private)\\b){1,3}[ \\t]{1,3}from[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:user|users|human)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\bthe[ \\t]{1,3}(?:user|human)[ \\t]{1,3}(?:must|should|need|needs|does|do|will)[ \\t]{1,3}(?:not|never|n't)[ \\t]{1,3}(?:know|see|notice|learn|find out|be told|be informed|be aware)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
-        "\\b(?:secretly|covertly|surreptitiously|quietly|silently|behind the user's back)[ \\t]{1,3}(?:\\w{1,12}[ \\t]{1,3})?(?:send|sends|sending|forward|forwards|upload|uploads|exfiltrate|exfiltrates|copy|copies|append|appends|add|adds|include|includes|bcc|cc|email|emails|post|posts|transmit|transmits|leak|leaks|share|shares|collect|collects|record|records|log|logs|read|reads|access|accesses|fetch|fetches)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "\\b(?:(?:secretly|covertly|surreptitiously|behind the user's back)[ \\t]{1,3}(?:\\w{1,12}[ \\t]{1,3})?|(?:quietly|silently)[ \\t]{1,3})(?:send|sends|sending|forward|forwards|upload|uploads|exfiltrate|exfiltrates|copy|copies|append|appends|add|adds|include|includes|bcc|cc|email|emails|post|posts|transmit|transmits|leak|leaks|share|shares|collect|collects|record|records|log|logs|read|reads|access|accesses|fetch|fetches)\\b(?!-)(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
       ],
     },
     "marker": "concealment instruction",
     "source": "rules/conceal-from-user.yaml",
+  },
+  {
+    "id": "concealed-side-channel",
+    "title": "Tool description that quietly copies, shares or streams user data",
+    "layer": "L0-preprocess",
+    "family": "instruction-override",
+    "severity": "medium",
+    "action": "alert",
+    "message":
+      "A tool definition says that user data (messages, clipboard, location, browsing or contact data, e-mails, files) is also copied, BCC'd, streamed or shared with third parties, partners, marketing lists or remote endpoints as a side effect. That is a data-exfiltration or shadowing design announced in plain words. Nothing was changed; decide whether you trust this server.",
+    "references": [
+      "https://github.com/cisco-ai-defense/mcp-scanner",
+      "https://invariantlabs.ai/blog/mcp-security-notification-tool-poisoning-attacks",
+    ],
+    "falsepositives": [
+      "Tools whose documented purpose is to share data with a named service (a CRM sync, a webhook sender).",
+    ],
+    "applies_to": [
+      "tool.description",
+      "tool.schema",
+      "tool.title",
+      "server.instructions",
+      "prompt.meta",
+      "resource.meta",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "bcc",
+        "third part",
+        "partner",
+        "marketing",
+        "remote endpoint",
+        "external",
+        "opted",
+        "opt-in",
+        "secretly",
+        "always cc",
+        "streamed",
+      ],
+      "patterns": [
+        "\\b(?:always|also|automatically|silently|secretly)[ \\t]{1,3}(?:bcc|cc|blind[- ]copy|copy in|forward a copy)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:shared|sold|sent|forwarded|disclosed|provided|streamed|uploaded|synced|transmitted)[ \\t]{1,3}(?:continuously[ \\t]{1,3})?(?:with|to)[ \\t]{1,3}(?:(?:our|selected|trusted|select|a|an|the)[ \\t]{1,3})?(?:third[- ]part(?:y|ies)|partners?|advertisers|data brokers|marketing|remote endpoints?|external (?:endpoints?|servers?|services))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:added|subscribed|enrolled|opted[- ]in)[ \\t]{1,3}(?:to|in|into)[ \\t]{1,3}(?:(?:our|a|the)[ \\t]{1,3})?(?:marketing|newsletter|partner|advertising)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+      ],
+    },
+    "source": "rules/concealed-side-channel.yaml",
+  },
+  {
+    "id": "conversation-exfiltration",
+    "title": "Sending the conversation or chat history elsewhere",
+    "layer": "L0-preprocess",
+    "family": "instruction-override",
+    "severity": "high",
+    "action": "alert",
+    "message":
+      "Text from a server says that the conversation, chat history, prompts or messages are (or must be) sent, uploaded or streamed to another place: an external or remote endpoint, a third party, a URL. A tool has no business moving the conversation out; this is how poisoned tools exfiltrate context. Nothing was changed; review the server.",
+    "references": [
+      "https://github.com/cisco-ai-defense/mcp-scanner",
+      "https://github.com/richardspicer/mcp-audit",
+    ],
+    "falsepositives": [
+      "Chat-export tools whose purpose is to save a conversation where the user asks.",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "conversation",
+        "chat",
+        "prompt",
+        "message",
+      ],
+      "patterns": [
+        "\\b(?:send|sends|forward|forwards|upload|uploads|post|posts|transmit|transmits|stream|streams|exfiltrate|exfiltrates|leak|leaks|share|shares)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,120}?\\b(?:(?:the|this|your|our|all|entire|full|complete|whole|previous|prior)[ \\t]{1,3}){0,2}(?:conversation(?:[ \\t]{1,3}(?:history|context|transcripts?|logs?|contents?))?|chat[ \\t]{1,3}(?:history|context|transcripts?|logs?|messages)|system[ \\t]{1,3}prompt|(?:previous|prior|all|user)[ \\t]{1,3}messages)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "\\b(?:conversation|chat)[ \\t]{1,3}(?:history|context|transcripts?|logs?)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,160}?\\b(?:sent|shared|streamed|uploaded|forwarded|transmitted|posted|leaked)[ \\t]{1,3}(?:to|with)[ \\t]{1,3}(?:an?[ \\t]{1,3}|the[ \\t]{1,3}|our[ \\t]{1,3})?(?:external|remote|third[- ]part(?:y|ies)|attacker|logging|analytics|https?://)(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+      ],
+    },
+    "source": "rules/conversation-exfiltration.yaml",
   },
   {
     "id": "credential-file-access",
@@ -429,12 +510,56 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "authorization",
       ],
       "patterns": [
-        "\\b(?:read|reads|reading|cat|open|opens|get|gets|fetch|fetches|retrieve|retrieves|extract|extracts|collect|collects|grab|grabs|dump|dumps|print|prints|output|outputs|include|includes|attach|attaches|pass|passes|provide|provides|send|sends|upload|uploads|copy|copies|exfiltrate|exfiltrates|leak|leaks|share|shares|post|posts|transmit|transmits|forward|forwards|access|accesses|load the contents of|contents of|content of)\\b(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,80}?(?:~/|\\$home/|%userprofile%[\\\\/]|/home/[\\w.-]{1,32}/|/users/[\\w.-]{1,32}/|/root/|\\b)(?:\\.ssh\\b|id_(?:rsa|dsa|ecdsa|ed25519)\\b|authorized_keys|known_hosts|\\.aws/(?:credentials|config)|\\.aws\\b|\\.config/gcloud|application_default_credentials\\.json|\\.kube/config|\\.docker/config\\.json|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.gnupg|/etc/shadow|login\\.keychain|keychain(?:-db)?\\b|claude_desktop_config\\.json|\\.claude\\.json|\\.claude/settings(?:\\.local)?\\.json|\\.cursor/mcp\\.json|\\.vscode/mcp\\.json|\\.codeium/windsurf/mcp_config\\.json|mcp_config\\.json|\\.mcp\\.json|wallet\\.dat|login data|cookies\\.sqlite)(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,300}[.!?]?",
-        "\\b(?:read|reads|cat|open|get|extract|collect|grab|dump|include|includes|attach|pass|passes|send|sends|upload|uploads|copy|copies|exfiltrate|exfiltrates|leak|leaks|post|posts|transmit|transmits|forward|forwards)\\b(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,80}?(?:\\*?\\.env\\b(?![.-]?(?:example|sample|template|dist|defaults?)\\b)|\\*\\.pem\\b|\\*\\.key\\b|\\*credentials?\\*|\\*secrets?\\*|private[ _-]?keys?\\b|ssh[ _-]keys?\\b|api[ _-]?keys?\\b|access[ _-]?tokens?\\b|session[ _-]?(?:tokens?|cookies?)\\b|bearer[ \\t]{1,3}tokens?\\b|authorization:?[ \\t]{1,3}(?:bearer|basic|token)\\b|(?:oauth|jwt|refresh|auth|session|github|slack|openai|aws)[ _-]tokens?\\b|passwords?\\b|credentials?\\b|secrets?\\b)(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,160}?(?:\\bto[ \\t\\n]{1,3}(?:https?://|www\\.|[\\w.-]{1,64}\\.(?:com|net|org|io|xyz|ru|cn|tk|top)\\b|(?:an?|the|our|my|this|their)[ \\t]{1,3}(?:remote|external|third[- ]party|attacker|backup|webhook|collection|logging|analytics)|attacker|remote|external|webhook|pastebin|ngrok|[\\w.+-]{1,64}@[\\w-]{1,64}\\.)|\\bas[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field|sidenote|note|input)\\b|\\binto[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field)\\b)(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,200}[.!?]?",
+        "\\b(?:read|reads|reading|cat|get|gets|fetch|fetches|retrieve|retrieves|extract|extracts|collect|collects|grab|grabs|dump|dumps|print|prints|output|outputs|include|includes|attach|attaches|pass|passes|provide|provides|send|sends|upload|uploads|copy|copies|exfiltrate|exfiltrates|leak|leaks|share|shares|post|posts|transmit|transmits|forward|forwards|load the contents of|contents of|content of)\\b(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,80}?(?:~/|\\$home/|%userprofile%[\\\\/]|/home/[\\w.-]{1,32}/|/users/[\\w.-]{1,32}/|/root/|\\b)(?:\\.ssh\\b(?!/(?:[\\w.-]{1,40}\\.pub|known_hosts|authorized_keys\\d?|config)\\b)|id_(?:rsa|dsa|ecdsa|ed25519)\\b(?!\\.pub)|\\.aws/(?:credentials|config)|\\.aws\\b|\\.config/gcloud|application_default_credentials\\.json|\\.kube/config|\\.docker/config\\.json|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.gnupg/(?:private-keys|secring)|/etc/shadow|login\\.keychain|keychain(?:-db)?\\b|claude_desktop_config\\.json|\\.claude\\.json|\\.claude/settings(?:\\.local)?\\.json|\\.cursor/mcp\\.json|\\.vscode/mcp\\.json|\\.codeium/windsurf/mcp_config\\.json|mcp_config\\.json|\\.mcp\\.json|wallet\\.dat|login data|cookies\\.sqlite)(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,300}[.!?]?",
+        "\\b(?:read|reads|cat|extract|collect|grab|dump|include|includes|attach|pass|passes|send|sends|upload|uploads|copy|copies|exfiltrate|exfiltrates|leak|leaks|post|posts|transmit|transmits|forward|forwards)\\b(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,80}?(?:\\*?\\.env\\b(?![.-]?(?:example|sample|template|dist|defaults?)\\b)|\\*\\.pem\\b|\\*\\.key\\b|\\*credentials?\\*|\\*secrets?\\*|private[ _-]?keys?\\b|ssh[ _-]keys?\\b|api[ _-]?keys?\\b|access[ _-]?tokens?\\b|session[ _-]?(?:tokens?|cookies?)\\b|bearer[ \\t]{1,3}tokens?\\b|authorization:?[ \\t]{1,3}(?:bearer|basic|token)\\b|(?:oauth|jwt|refresh|auth|session|github|slack|openai|aws)[ _-]tokens?\\b|passwords?\\b|credentials?\\b|secrets?\\b)(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,160}?(?:\\bto[ \\t\\n]{1,3}(?:https?://|www\\.|[\\w.-]{1,64}\\.(?:com|net|org|io|xyz|ru|cn|tk|top)\\b|(?:an?|the|our|my|this|their)[ \\t]{1,3}(?:remote|external|third[- ]party|attacker|backup|webhook|collection|logging|analytics)|attacker|remote|external|webhook|pastebin|ngrok|[\\w.+-]{1,64}@[\\w-]{1,64}\\.)|\\bas[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field|sidenote|note|input)\\b|\\binto[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field)\\b)(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,200}[.!?]?",
       ],
     },
     "marker": "credential-seeking instruction",
     "source": "rules/credential-file-access.yaml",
+  },
+  {
+    "id": "dangerous-command",
+    "title": "Destructive or exfiltrating shell command in a tool definition",
+    "layer": "L0-preprocess",
+    "family": "instruction-override",
+    "severity": "high",
+    "action": "alert",
+    "message":
+      "A tool definition or prompt embeds a destructive or exfiltrating shell command (rm -rf on / or ~, piping /etc/passwd or keys into netcat/curl, a reverse shell). A tool's description has no reason to contain one; it is there for the assistant to run. Nothing was changed; do not run commands this server suggests.",
+    "references": [
+      "https://github.com/cisco-ai-defense/mcp-scanner",
+    ],
+    "falsepositives": [
+      "Security-training material quoting such commands.",
+    ],
+    "applies_to": [
+      "tool.description",
+      "tool.schema",
+      "tool.title",
+      "server.instructions",
+      "prompt.meta",
+      "prompt.message",
+      "sampling.message",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "rm ",
+        "/etc/passwd",
+        "/etc/shadow",
+        "nc ",
+        "ncat",
+        "netcat",
+        "/dev/tcp",
+        "mkfifo",
+      ],
+      "patterns": [
+        "\\brm[ \\t]{1,3}-(?:rf|fr|r[ \\t]{1,3}-f|f[ \\t]{1,3}-r)[ \\t]{1,3}(?:--no-preserve-root[ \\t]{1,3})?(?:/|~/?|\\$home/?|\\*)(?=[\\s'\"`);|&]|$)",
+        "(?:/etc/(?:passwd|shadow)|\\.ssh/id_\\w{2,10}|\\.aws/credentials)[^|\\n]{0,80}\\|[ \\t]{0,3}(?:nc|ncat|netcat|curl|wget|socat)\\b",
+        "\\b(?:bash|sh)[ \\t]{1,3}-i[ \\t]{1,3}>&[ \\t]{0,2}/dev/tcp/|/dev/tcp/[\\w.-]{1,253}/\\d{1,5}|\\bmkfifo\\b[^\\n]{0,80}\\b(?:nc|ncat|netcat)\\b",
+      ],
+    },
+    "source": "rules/dangerous-command.yaml",
   },
   {
     "id": "delimited-override-block",
@@ -472,6 +597,48 @@ export const BUILTIN_RULES: readonly Rule[] = [
     },
     "marker": "override block",
     "source": "rules/delimited-override-block.yaml",
+  },
+  {
+    "id": "exfiltration-instruction",
+    "title": "Instruction to send data to an outside address",
+    "layer": "L0-preprocess",
+    "family": "instruction-override",
+    "severity": "medium",
+    "action": "alert",
+    "message":
+      'Data from a server contains an imperative to send, forward or post information (messages, codes, documents, conversation history, user data) to an e-mail address, URL or "my" address. When such a sentence appears inside a tool result it is usually an indirect prompt injection that tries to make the assistant leak data. Nothing was changed (the same words appear in ordinary mail); check whether the assistant acted on it.',
+    "references": [
+      "https://github.com/ethz-spylab/agentdojo",
+    ],
+    "falsepositives": [
+      "Support texts such as 'send the form to hr@example.com' inside documents.",
+    ],
+    "applies_to": [
+      "resource.text",
+      "result.text",
+      "log.message",
+      "error.message",
+      "elicitation.message",
+      "completion.value",
+      "prompt.message",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "send",
+        "forward",
+        "email",
+        "e-mail",
+        "post",
+        "upload",
+        "share",
+        "concatenate",
+      ],
+      "patterns": [
+        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:todo[ \\t]{0,2}:[ \\t]{0,3})?(?:(?:and|then|so|also)[ \\t,]{1,3})?(?:please[ \\t]{1,3}|now[ \\t]{1,3}|then[ \\t]{1,3}|also[ \\t]{1,3}|first[ \\t,]{1,3})?(?:send|forward|email|e-mail|post|upload|share|transfer|concatenate|copy|leak|get)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,200}?\\b(?:to|at)[ \\t]{1,3}(?:my[ \\t]{1,3}(?:new[ \\t]{1,3})?(?:email|e-mail|address|account|server|website|site|endpoint)|the[ \\t]{1,3}(?:website|url|endpoint|webhook|address)[ \\t]{1,3}|['\"`]?[\\w.+-]{1,64}@[\\w-]{1,64}\\.[\\w.-]{2,30}|(?:https?://|www\\.)[\\w.-]{1,253})(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+      ],
+    },
+    "source": "rules/exfiltration-instruction.yaml",
   },
   {
     "id": "fake-role-turn",
@@ -608,7 +775,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "skip",
       ],
       "patterns": [
-        "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|neglect|overlook|set aside|pay no attention to|stop following|abandon|discard|skip)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b[^.!?\\n]{0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|previous|previously|prior|above|earlier|preceding|former|original|initial|existing|old|current|standing|system|safety|security|tool|tools|developer|assistant|given|provided|other|given|you|have|been|were|received|everything|anything|in|about)\\b){0,4}[ \\t\\n]{1,3}(?:\\w{0,3}(?:instruct|nstruct|direction|rule|guideline|prompt|command|context|constraint|restriction|directive|guidance|programming|training|polic|safeguard|guardrail|task|order|description|message|conversation|limitation)\\w{0,8})(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|neglect|set aside|pay no attention to|stop following)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b[^.!?\\n]{0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing|previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b){0,4}[ \\t\\n]{1,3}\\w{0,3}(?:instruct|nstruct|intsruct|guideline|directive|guidance|programming|guardrail|safeguard)\\w{0,8}|(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing)\\b){0,4}[ \\t\\n]{1,3}(?:previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b(?:[ \\t\\n]{1,3}(?:\\w{1,15}))?[ \\t\\n]{1,3}(?:rules?|prompts?|context|messages?|conversation|constraints?|restrictions?|polic(?:y|ies)|training|directions?|descriptions?|tasks?|orders?|commands?|settings|limitations?|checks?))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:override|overriding|bypass|bypassing|disable|disabling|deactivate|turn off|circumvent|lift|suspend|skip)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b[^.!?\\n]{0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:[ \\t]{1,3}(?:all|any|the|your|my|these|those|previous|prior|existing|current)\\b){0,2}[ \\t]{1,3}(?:safety|security|content|system|tool|ethical|moderation)[ \\t]{1,3}(?:checks?|filters?|guidelines|rules|restrictions|protocols?|measures|guardrails|policies|instructions|prompts?|settings|limits|safeguards)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
       ],
     },
@@ -854,6 +1021,512 @@ export const BUILTIN_RULES: readonly Rule[] = [
     },
     "marker": "tracking-pixel instruction",
     "source": "rules/markdown-exfil.yaml[3]",
+  },
+  {
+    "id": "response-directive",
+    "title":
+      'Data that dictates the assistant\'s reply ("add … to your reply", "encode your response")',
+    "layer": "L0-preprocess",
+    "family": "instruction-override",
+    "severity": "medium",
+    "action": "alert",
+    "message":
+      'Data returned by a tool (an e-mail, a web page, a code answer) contains an imperative about "your response / reply / answer": translate it, encode it, add a link or a code snippet to it, make a claim in it. Content written for people rarely tells the reader how to write their answer; this is the most common shape of indirect prompt injection (BIPIA). Nothing was changed because the same words can be addressed to a human reader; check the assistant\'s answer for the injected content.',
+    "references": [
+      "https://github.com/microsoft/BIPIA",
+    ],
+    "falsepositives": [
+      "E-mails that ask a human recipient to put a reference number in their reply.",
+    ],
+    "applies_to": [
+      "resource.text",
+      "result.text",
+      "log.message",
+      "error.message",
+      "elicitation.message",
+      "completion.value",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "your",
+      ],
+      "patterns": [
+        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:please[ \\t]{1,3}|now[ \\t]{1,3}|also[ \\t]{1,3})?(?:add|include|integrate|insert|incorporate|append|prepend|mention|encode|encrypt|translate|rewrite|write|format|begin|start|end|finish|conclude|sign|embed|feature|recommend|promote|state|claim|put|respond|reply|answer|make|use|provide|give|place|attach)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,200}?\\byour[ \\t]{1,3}(?:response|reply|answer|output|summary|final answer|responses|replies|answers)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+      ],
+    },
+    "source": "rules/response-directive.yaml",
+  },
+  {
+    "id": "secret-anthropic-key",
+    "title": "Anthropic API key in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "An Anthropic API key (sk-ant-api03-…/sk-ant-admin01-…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Placeholders are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "sk-ant-",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_-])sk-ant-[a-z]{2,6}[0-9]{2}-[A-Za-z0-9_-]{80,120}(?![A-Za-z0-9_-])",
+      ],
+      "case_sensitive": true,
+      "validate": "anthropic",
+      "redact_type": "anthropic",
+    },
+    "source": "rules/secret-anthropic-key.yaml",
+  },
+  {
+    "id": "secret-assignment",
+    "title": "Secret value assigned to a secret-named key",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "high",
+    "action": "redact",
+    "message":
+      "A random-looking value assigned to a key named like a secret (password, api_key, client_secret, access_token, auth_token, private_key) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Short or low-entropy values, placeholders and variable references are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "api_key",
+        "api-key",
+        "apikey",
+        "token",
+        "private_key",
+        "private-key",
+        "authorization",
+        "_key",
+        "-key",
+        "db_pass",
+      ],
+      "patterns": [
+        "\\b(?:password|passwd|passphrase|secret|client[_-]?secret|api[_-]?key|apikey|api[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key|secret[_-]?key|signing[_-]?key|encryption[_-]?key|db[_-]?pass(?:word)?)[\\\"']?[ \\t]{0,3}[:=][ \\t]{0,3}[\\\"']?(?<span>[A-Za-z0-9_+/=.~!@#$%^&*-]{12,200})",
+        "\\bauthorization[\\\"']?[ \\t]{0,3}:[ \\t]{0,3}[\\\"']?(?:bearer|token|basic)[ \\t]{1,3}(?<span>[A-Za-z0-9_+/=.~-]{16,2000})",
+      ],
+      "validate": "assigned_secret",
+      "redact_type": "secret",
+    },
+    "source": "rules/secret-assignment.yaml",
+  },
+  {
+    "id": "secret-aws-access-key",
+    "title": "AWS access key id in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "high",
+    "action": "redact",
+    "message":
+      "An AWS access key id (AKIA…/ASIA…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "The AWS documentation example AKIAIOSFODNN7EXAMPLE is left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "akia",
+        "asia",
+        "abia",
+        "acca",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])",
+      ],
+      "case_sensitive": true,
+      "validate": "aws_access_key",
+      "redact_type": "aws-access-key",
+    },
+    "source": "rules/secret-aws-access-key.yaml",
+  },
+  {
+    "id": "secret-aws-secret-key",
+    "title": "AWS secret access key in context",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "An AWS secret access key (40 characters next to aws_secret_access_key / SecretAccessKey) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "A 40-character value with only lower-case hex (a commit SHA) is not a secret key.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "secret",
+      ],
+      "patterns": [
+        "(?:aws)?_?secret_?(?:access)?_?key(?:_id)?[\\\"']?\\s{0,3}[:=]\\s{0,3}[\\\"']?(?<span>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+      ],
+      "validate": "aws_secret_key",
+      "redact_type": "aws-secret-key",
+    },
+    "source": "rules/secret-aws-secret-key.yaml",
+  },
+  {
+    "id": "secret-github-token",
+    "title": "GitHub token in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "A GitHub token (ghp_/gho_/ghu_/ghs_/ghr_ with a valid CRC32 checksum, or a fine-grained github_pat_) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Tokens whose checksum is wrong are left alone (documentation samples).",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9_])",
+      ],
+      "case_sensitive": true,
+      "validate": "github",
+      "redact_type": "github",
+    },
+    "source": "rules/secret-github-token.yaml",
+  },
+  {
+    "id": "secret-google-api-key",
+    "title": "Google API key in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "high",
+    "action": "redact",
+    "message":
+      "A Google API key (AIza…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Browser keys embedded in public web pages are often restricted by referrer; they are still redacted.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "aiza",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])",
+      ],
+      "case_sensitive": true,
+      "validate": "google_api_key",
+      "redact_type": "google-api-key",
+    },
+    "source": "rules/secret-google-api-key.yaml",
+  },
+  {
+    "id": "secret-jwt",
+    "title": "JSON Web Token in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "high",
+    "action": "redact",
+    "message":
+      "A JSON Web Token (a bearer credential: whoever holds it acts as its subject until it expires) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Tokens whose header does not decode to JSON with an alg are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "eyj",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_.-])eyJ[A-Za-z0-9_-]{8,2000}\\.[A-Za-z0-9_-]{2,8000}\\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_.-])",
+      ],
+      "case_sensitive": true,
+      "validate": "jwt",
+      "redact_type": "jwt",
+    },
+    "source": "rules/secret-jwt.yaml",
+  },
+  {
+    "id": "secret-npm-token",
+    "title": "npm access token in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "An npm access token (npm_ with a valid CRC32 checksum) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Tokens with a wrong checksum are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "npm_",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])",
+      ],
+      "case_sensitive": true,
+      "validate": "npm",
+      "redact_type": "npm",
+    },
+    "source": "rules/secret-npm-token.yaml",
+  },
+  {
+    "id": "secret-openai-key",
+    "title": "OpenAI API key in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "An OpenAI API key (sk-proj-…, sk-svcacct-…, or a legacy sk-… key) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Placeholders such as sk-xxxx or sk-your-key are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "sk-",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_-])sk-(?!ant-)(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{20,300}(?![A-Za-z0-9_-])",
+      ],
+      "case_sensitive": true,
+      "validate": "openai",
+      "redact_type": "openai",
+    },
+    "source": "rules/secret-openai-key.yaml",
+  },
+  {
+    "id": "secret-private-key",
+    "title": "PEM private key (with its body) in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "A PEM private key, header and base64 body, appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Elided examples (BEGIN/…/END) and public keys or certificates are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "private key",
+      ],
+      "patterns": [
+        "-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----[\\s\\S]{0,16000}?-----END [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----",
+        "-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:\\r?\\n[A-Za-z0-9+/=]{16,80}){3,400}(?![\\s\\S]{0,200}-----END )",
+      ],
+      "case_sensitive": true,
+      "validate": "pem_private_key",
+      "redact_type": "private-key",
+    },
+    "source": "rules/secret-private-key.yaml",
+  },
+  {
+    "id": "secret-slack-token",
+    "title": "Slack token or webhook in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "A Slack token (xoxb-/xoxp-/xapp-…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Placeholders such as xoxb-your-token are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "xox",
+        "xapp-",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_-])(?:xox[abposre](?:\\.[a-z0-9]{1,8})?|xapp)-[0-9]{1,16}-[A-Za-z0-9-]{8,200}(?![A-Za-z0-9_-])",
+      ],
+      "case_sensitive": true,
+      "validate": "slack",
+      "redact_type": "slack",
+    },
+    "source": "rules/secret-slack-token.yaml",
+  },
+  {
+    "id": "secret-slack-webhook",
+    "title": "Slack incoming-webhook URL in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "high",
+    "action": "redact",
+    "message":
+      "A Slack incoming-webhook URL (anyone holding it can post to the channel) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Documentation placeholders (T00000000/B00000000/XXXX) are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "hooks.slack.com",
+      ],
+      "patterns": [
+        "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,120}",
+      ],
+      "case_sensitive": true,
+      "validate": "slack_webhook",
+      "redact_type": "slack-webhook",
+    },
+    "source": "rules/secret-slack-webhook.yaml",
+  },
+  {
+    "id": "secret-stripe-key",
+    "title": "Stripe live secret or restricted key in text",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "A Stripe live secret or restricted key (sk_live_/rk_live_) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Test keys (sk_test_) and publishable keys (pk_live_) are not redacted.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "_live_",
+      ],
+      "patterns": [
+        "(?<![A-Za-z0-9_])[rs]k_live_[A-Za-z0-9]{16,247}(?![A-Za-z0-9_])",
+      ],
+      "case_sensitive": true,
+      "validate": "stripe",
+      "redact_type": "stripe",
+    },
+    "source": "rules/secret-stripe-key.yaml",
+  },
+  {
+    "id": "secret-url-credentials",
+    "title": "Password in a URL (database or service connection string)",
+    "layer": "L0-preprocess",
+    "family": "secrets",
+    "severity": "critical",
+    "action": "redact",
+    "message":
+      "A connection string with an embedded password (postgres://user:password@host, mongodb+srv://, redis://, amqp://, https://user:pass@…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+    "references": [
+      "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
+    ],
+    "falsepositives": [
+      "Placeholder passwords (password, ****, ${VAR}, <password>) are left alone.",
+    ],
+    "match": {
+      "view": "raw",
+      "keywords": [
+        "://",
+      ],
+      "patterns": [
+        "\\b[a-z][a-z0-9+.-]{1,20}://[^\\s:/?#@\\\"'<>]{1,128}:(?<span>[^\\s/?#@\\\"'<>]{1,256})@[\\w.-]{1,253}",
+      ],
+      "validate": "url_password",
+      "redact_type": "password",
+    },
+    "source": "rules/secret-url-credentials.yaml",
+  },
+  {
+    "id": "self-declared-malicious-capability",
+    "title":
+      "Tool that declares an offensive capability (phishing, credential harvesting, exploits)",
+    "layer": "L0-preprocess",
+    "family": "instruction-override",
+    "severity": "medium",
+    "action": "alert",
+    "message":
+      "A tool definition describes itself with offensive-security capabilities: harvesting credentials, phishing or social engineering, exploiting a CVE, cracking handshakes or passwords, extracting browser history or session data, building malicious archives. Unless you installed a penetration-testing server on purpose, this server should not be connected to your assistant. Nothing was changed.",
+    "references": [
+      "https://github.com/cisco-ai-defense/mcp-scanner",
+    ],
+    "falsepositives": [
+      "Penetration-testing MCP servers that you installed deliberately.",
+    ],
+    "applies_to": [
+      "tool.description",
+      "tool.title",
+      "server.instructions",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "harvest",
+        "phish",
+        "exploit",
+        "crack",
+        "malicious",
+        "social engineering",
+        "browser history",
+        "session data",
+        "keylog",
+        "ransomware",
+        "backdoor",
+        "steal",
+        "impersonat",
+      ],
+      "patterns": [
+        "\\b(?:harvest(?:s|ing)?[ \\t]{1,3}(?:user[ \\t]{1,3})?(?:credentials|passwords|logins|cookies|tokens)|phishing(?<!(?:detect|detects|detecting|detection|block|blocks|blocking|prevent|prevents|against|report|reports|flag|flags|identify|identifies|scan|scans|for|anti)\\b[ \\t-]{1,3}(?:[\\w-]{1,15}[ \\t]{1,3}){0,2}phishing)|social[ \\t]{1,3}engineering[ \\t]{1,3}attacks?|impersonate[ \\t]{1,3}trusted|exploit(?:s|ing)?[ \\t]{1,3}(?:\\w{1,30}[ \\t]{1,3}){0,2}\\(?cve-\\d{4}-\\d{3,7}|exploit(?:s|ing)?[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:vulnerabilit(?:y|ies)|victim)|(?:for|to)[ \\t]{1,3}cracking\\b|crack(?:s|ing)?[ \\t]{1,3}(?:wpa|wifi|passwords?|hashes|handshakes)|capture[ \\t]{1,3}wpa|(?:extract|steal|dump)(?:s|ing)?[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:browser[ \\t]{1,3}(?:history|cookies|passwords)|session[ \\t]{1,3}(?:data|cookies|tokens)|saved[ \\t]{1,3}passwords)|malicious[ \\t]{1,3}(?:symlinks?|payloads?|archives?|macros?|code)|keylogg(?:er|ing)|ransomware|install(?:s|ing)?[ \\t]{1,3}(?:a[ \\t]{1,3})?backdoor)",
+      ],
+    },
+    "source": "rules/self-declared-malicious-capability.yaml",
   },
   {
     "id": "smac5-important-block",

@@ -9,6 +9,7 @@ import { createPinningDetector } from "../src/detectors/pinning.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Json } from "../src/types.ts";
+import { connect, fixture, PROXY, tempDir } from "./helpers.ts";
 
 const det = createPinningDetector();
 
@@ -119,4 +120,75 @@ Deno.test("pins CLI: usage errors and unknown servers", async () => {
   } finally {
     rmSync(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "e2e: rug pull through the proxy is withheld, still after a restart, and visible once approved",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using dir = await tempDir();
+    const state = `${dir.path}/state`;
+    // One command line for every run (the pin identity); the environment says when to attack.
+    const cmd = [
+      ...PROXY,
+      "--state-dir",
+      state,
+      "--name",
+      "mal",
+      "--",
+      Deno.execPath(),
+      "run",
+      "--allow-env=MALICIOUS_AFTER",
+      fixture("malicious_server.ts"),
+      "--attack",
+      "rugpull",
+    ];
+    const names = (r: { tools: { name: string }[] }) => r.tools.map((x) => x.name);
+    const callText = (c: Awaited<ReturnType<typeof connect>>) =>
+      c.callTool({ name: "get_weather", arguments: { city: "Oslo" } }).then(
+        (r: unknown) => JSON.stringify(r),
+        (e: unknown) => String(e),
+      );
+
+    let c = await connect(cmd, { env: { MALICIOUS_AFTER: "1" } });
+    try {
+      assert.deepEqual(names(await c.listTools()), ["get_weather", "get_time"]);
+      assert.match(await callText(c), /sunny in Oslo/);
+      assert.deepEqual(names(await c.listTools()), ["get_time"], "withheld after the change");
+      assert.match(await callText(c), /mcp-watchdog pins approve mal get_weather/);
+    } finally {
+      await c.close();
+    }
+
+    c = await connect(cmd, { env: { MALICIOUS_AFTER: "0" } });
+    try {
+      assert.deepEqual(names(await c.listTools()), ["get_time"], "withheld after a restart");
+      assert.doesNotMatch(await callText(c), /sunny/);
+    } finally {
+      await c.close();
+    }
+
+    // The user reviews and approves (another process on the same state file).
+    const store = openSqliteStateStore(state);
+    const d = await pins(store, "diff", "mal");
+    assert.match(d.out, /^\+ description: .*id_rsa/m);
+    assert.equal((await pins(store, "approve", "mal", "get_weather")).code, 0);
+    store.close();
+
+    c = await connect(cmd, { env: { MALICIOUS_AFTER: "0" } });
+    try {
+      const tools = (await c.listTools()).tools as { name: string; description: string }[];
+      assert.deepEqual(
+        tools.map((x) => x.name),
+        ["get_weather", "get_time"],
+        "visible once approved",
+      );
+      assert.match(tools[0].description, /Before calling/, "the approved (new) version; Layer 0 still inspects it");
+      assert.match(await callText(c), /sunny in Oslo/);
+    } finally {
+      await c.close();
+    }
+  },
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { DEFAULT_CONFIG, type WatchdogConfig } from "../src/config.ts";
 import { argumentStrings, createScopeDetector, ROOTS_NS, type ScopeHost } from "../src/detectors/scope.ts";
 import type { DetectorEnv, JsonRpcMessage, MessageVerdict } from "../src/pipeline/detector.ts";
@@ -12,6 +13,7 @@ import {
 } from "../src/scope.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { Json } from "../src/types.ts";
+import { connect, FILESYSTEM, PROXY, SDK_TEST } from "./helpers.ts";
 
 const H = "/home/u";
 
@@ -257,4 +259,67 @@ Deno.test("scope detector: pinned annotations make an oddly named tool a write",
   assert.equal(call("sync_to", { path: "/tmp/out" }), undefined);
   store.put("pins:fs-1", "tool:sync_to", { def: { name: "sync_to", annotations: { destructiveHint: true } } });
   assert.ok(call("sync_to", { path: "/tmp/out" })?.block);
+});
+
+// ---- end to end: server-filesystem behind the proxy (real processes, real files) ----
+
+
+const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+
+Deno.test({
+  name: "e2e: server-filesystem behind the proxy: sensitive and out-of-scope writes refused, tricks too",
+  ...SDK_TEST,
+  async fn() {
+    const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-scope-" }));
+    const outside = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-outside-" }));
+    const w = `${t}/proj`;
+    Deno.mkdirSync(`${w}/.git`, { recursive: true });
+    Deno.mkdirSync(`${w}/src`);
+    Deno.mkdirSync(`${t}/.ssh`);
+    Deno.writeTextFileSync(`${w}/README.md`, "# hello\n");
+    Deno.writeTextFileSync(`${w}/.git/HEAD`, "ref: refs/heads/main\n");
+    Deno.symlinkSync(`${t}/.ssh`, `${w}/keys`);
+    Deno.symlinkSync(outside, `${w}/out`);
+    // HOME is the scratch dir (so ~/.ssh is ${t}/.ssh); Deno keeps its real cache.
+    const client = await connect(
+      [...PROXY, "--quiet", "--state-dir", `${t}/state`, "--", ...FILESYSTEM, w],
+      { capabilities: false, env: { HOME: t, DENO_DIR } },
+    );
+    const refused = async (name: string, args: Record<string, unknown>, rule: RegExp) => {
+      await assert.rejects(() => client.callTool({ name, arguments: args }), (e: Error) => {
+        assert.match(e.message, /mcp-watchdog/);
+        assert.match(e.message, rule);
+        return true;
+      }, `${name} ${JSON.stringify(args)}`);
+    };
+    try {
+      await refused("write_file", { path: `${w}/.git/config`, content: "[core]\n\tsshCommand = x" }, /l4-sensitive-git/);
+      await refused("write_file", { path: `${w}/.mcp.json`, content: "{}" }, /l4-sensitive-mcp-config/);
+      await refused("write_file", { path: `${w}/src/../../.ssh/authorized_keys`, content: "k" }, /l4-sensitive-credentials/);
+      await refused("write_file", { path: `${w}/%2e%2e/.ssh/authorized_keys`, content: "k" }, /l4-sensitive-credentials/);
+      await refused("write_file", { path: `${w}/keys/authorized_keys`, content: "k" }, /l4-sensitive-credentials/);
+      await refused("write_file", { path: `${w}/out/dropped.sh`, content: "x" }, /l4-write-outside-scope/);
+      await refused("write_file", { path: `${w}/../escape.txt`, content: "x" }, /l4-write-outside-scope/);
+      await refused("read_text_file", { path: "~/.ssh/id_rsa" }, /l4-sensitive-credentials/);
+      await refused("write_file", { path: `${w}/.env`, content: "A=1" }, /l4-sensitive-env/);
+      // Nothing reached the disk.
+      for (const p of [`${w}/.git/config`, `${w}/.mcp.json`, `${t}/.ssh/authorized_keys`, `${outside}/dropped.sh`, `${t}/escape.txt`, `${w}/.env`]) {
+        assert.ok(!existsSync(p), p);
+      }
+      // Ordinary work is untouched (false-positive guards).
+      const ok = await client.callTool({ name: "write_file", arguments: { path: `${w}/src/notes.txt`, content: "hello" } });
+      assert.ok(!ok.isError);
+      assert.equal(Deno.readTextFileSync(`${w}/src/notes.txt`), "hello");
+      const readme = await client.callTool({ name: "read_text_file", arguments: { path: `${w}/README.md` } });
+      assert.match(JSON.stringify(readme.content), /# hello/);
+      const head = await client.callTool({ name: "read_text_file", arguments: { path: `${w}/.git/HEAD` } });
+      assert.match(JSON.stringify(head.content), /refs\/heads\/main/);
+      const list = await client.callTool({ name: "list_directory", arguments: { path: w } });
+      assert.match(JSON.stringify(list.content), /README\.md/);
+    } finally {
+      await client.close();
+      Deno.removeSync(t, { recursive: true });
+      Deno.removeSync(outside, { recursive: true });
+    }
+  },
 });

@@ -60,24 +60,50 @@ const MAX_TOKEN = 64 * 1024;
 const MAX_DECODED_SCAN = 16 * 1024;
 const MAX_DEPTH = 2;
 
-// One pass: runs of the union of the encoding alphabets. A single character class with a lower
-// bound: linear.
-const CANDIDATE = /[A-Za-z0-9+/=_%-]{20,}/g;
+// Candidate runs are found by one character loop over lookup tables (faster than a regex that
+// restarts at every short word): the union of the base64/base64url/base32/hex alphabets, and the
+// percent-encoding alphabet (what encodeURIComponent leaves alone, plus %).
+const B64_RUN = alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-");
+const PCT_RUN = alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~!*'()+-%");
+
+function alphabet(chars: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+
+/** [start, end) of every run of `table` characters at least MIN_TOKEN long. */
+function runs(text: string, table: Uint8Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let start = -1;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128 && table[c] === 1) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      if (i - start >= MIN_TOKEN) out.push([start, i]);
+      start = -1;
+    }
+  }
+  if (start >= 0 && n - start >= MIN_TOKEN) out.push([start, n]);
+  return out;
+}
 // Trailing whitespace runs (whitespace steganography, e.g. SNOW): bounded, linear.
 const TRAILING_WS = /[ \t]{8,128}$/gm;
-const DATA_URI_BEFORE = /data:([a-z]{1,20}\/[a-z0-9.+-]{1,80})?((?:;[a-z0-9=.-]{1,40}){0,4}),$/i;
+const DATA_URI_BEFORE = /^data:([a-z]{1,20}\/[a-z0-9.+-]{1,80})?((?:;[a-z0-9=.-]{1,40}){0,4}),$/i;
 const INTEGRITY = /^sha(?:1|224|256|384|512)-/i;
 const UUID_LIKE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 const HEX = /^(?:0x)?[0-9a-fA-F]+$/;
 const BASE32 = /^[A-Z2-7]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
-const PERCENT_TRIPLET = /%[0-9A-Fa-f]{2}/g;
+const PERCENT_TRIPLET = /%[0-9A-Fa-f]{2}/;
 
 // What a command-and-control payload looks like once decoded: shell, interpreters, fetch-and-run,
 // reverse shells, raw IP:port endpoints, beacon vocabulary.
 const C2_CUES =
-  /\b(?:curl|wget|bash|sh\s+-c|powershell|pwsh|cmd(?:\.exe)?\s+\/c|nc\s+-[a-z]{1,4}|ncat|netcat|python3?\s+-c|perl\s+-e|chmod\s+\+x|\/bin\/(?:ba)?sh|mkfifo|base64\s+-d|invoke-expression|iex|certutil|rundll32|beacon|exfil\w{0,8}|reverse\s+shell)\b|\b\d{1,3}(?:\.\d{1,3}){3}:\d{2,5}\b|"(?:cmd|command|exec|shell|payload)"\s{0,3}:/i;
+  /\b(?:curl|wget|bash|sh\s+-c|powershell|pwsh|cmd(?:\.exe)?\s+\/c|nc\s+-[a-z]{1,4}|ncat|netcat|python3?\s+-c|perl\s+-e|chmod\s+\+x|\/bin\/(?:ba)?sh|mkfifo|base64\s+-d|invoke-expression|iex|certutil|rundll32|beacon|exfil\w{0,8}|reverse\s+shell)\b|\b\d{1,3}(?:\.\d{1,3}){3}:\d{2,5}\b/i;
 
 /**
  * Shannon entropy of `s`, in bits per character (0 for an empty string).
@@ -181,7 +207,8 @@ function decodeHexBytes(s: string): Uint8Array | undefined {
   return out;
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+// Non-fatal: a replacement character marks invalid UTF-8 (exceptions would be slow on the hot path).
+const UTF8 = new TextDecoder("utf-8");
 
 /**
  * The bytes as readable text, or undefined: valid UTF-8, almost no control characters, mostly
@@ -189,12 +216,11 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function asReadableText(bytes: Uint8Array): string | undefined {
   if (bytes.length < 8) return undefined;
-  let text: string;
-  try {
-    text = UTF8.decode(bytes);
-  } catch {
-    return undefined;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if ((b < 32 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) return undefined;
   }
+  const text = UTF8.decode(bytes);
   let control = 0, letters = 0, spaces = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -204,13 +230,34 @@ export function asReadableText(bytes: Uint8Array): string | undefined {
     else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c >= 0xc0) letters++;
   }
   if (control > 0) return undefined;
-  if (letters < text.length * 0.5) return undefined;
+  if (letters < text.length * 0.3) return undefined;
   // Prose or a command has separators; one long "word" is an identifier, not a message.
   if (spaces === 0 && !/[\n\t/:;,{}"]/.test(text)) return undefined;
   return text;
 }
 
-function decodeToken(token: string): { encoding: Encoding; decoded: string } | undefined {
+/**
+ * Cheap structural test before decoding: in base64 of ASCII text the first character of every
+ * 4-character group encodes a byte's top six bits, which are below 32 (A–Z, a–f). Identifiers
+ * like `HTMLElementTagNameMap` fail at once. One exception allows for non-ASCII UTF-8.
+ */
+function looksLikeBase64OfText(token: string): boolean {
+  let bad = 0;
+  const n = Math.min(token.length, 256);
+  for (let i = 0; i < n; i += 4) {
+    const c = token.charCodeAt(i);
+    const v = c < 128 ? B64_INDEX[c] : -1;
+    if (v < 0 || v >= 32) {
+      if (++bad > 1 + (n >> 5)) return false;
+    }
+  }
+  return true;
+}
+
+function decodeToken(
+  token: string,
+  percent: boolean,
+): { encoding: Encoding; decoded: string } | undefined {
   const st = charClassStats(token);
   // Hex: long enough for a sentence fragment, letters and digits both present.
   if (token.length >= MIN_TOKEN && HEX.test(token) && st.digit > 0) {
@@ -225,7 +272,7 @@ function decodeToken(token: string): { encoding: Encoding; decoded: string } | u
     if (t) return { encoding: "base32", decoded: t };
   }
   // base64 of text has both cases; identifiers in slug-case or SCREAMING_CASE do not decode.
-  if (st.upper > 0 && st.lower > 0) {
+  if (st.upper > 0 && st.lower > 0 && looksLikeBase64OfText(token)) {
     const url = !BASE64.test(token) && BASE64URL.test(token);
     if (url || BASE64.test(token)) {
       const b = decodeBase64Bytes(token);
@@ -233,10 +280,9 @@ function decodeToken(token: string): { encoding: Encoding; decoded: string } | u
       if (t) return { encoding: url ? "base64url" : "base64", decoded: t };
     }
   }
-  if (token.includes("%")) {
-    PERCENT_TRIPLET.lastIndex = 0;
+  if (percent && token.includes("%")) {
     let n = 0;
-    while (PERCENT_TRIPLET.exec(token) && n < 4) n++;
+    for (const _ of token.matchAll(/%[0-9A-Fa-f]{2}/g)) if (++n >= 4) break;
     if (n >= 4) {
       try {
         const t = decodeURIComponent(token);
@@ -253,8 +299,7 @@ function pieces(run: string, at: number): Array<[string, number]> {
   const eq = run.search(/=[^=]/);
   if (eq < 0) return [[run, at]];
   const out: Array<[string, number]> = [];
-  const re = /[^=&]+={0,2}/g;
-  for (let m = re.exec(run); m !== null; m = re.exec(run)) {
+  for (const m of run.matchAll(/[^=&]+={0,2}/g)) {
     if (m[0].length >= MIN_TOKEN) out.push([m[0], at + m.index]);
   }
   return out;
@@ -262,8 +307,11 @@ function pieces(run: string, at: number): Array<[string, number]> {
 
 /** Whether the binary media type of a data URI ending right before `at` says "not text". */
 function inBinaryDataUri(text: string, at: number): boolean {
+  if (at < 6 || text.charCodeAt(at - 1) !== 44) return false; // a data URI's payload follows ","
   const before = text.slice(Math.max(0, at - 160), at);
-  const m = DATA_URI_BEFORE.exec(before);
+  const k = before.lastIndexOf("data:");
+  if (k < 0) return false;
+  const m = DATA_URI_BEFORE.exec(before.slice(k));
   if (!m) return false;
   const type = (m[1] ?? "text/plain").toLowerCase();
   return !(type.startsWith("text/") || type.includes("json") || type.includes("xml") ||
@@ -290,33 +338,53 @@ function collect(
   depth: number,
   out: EncodedPayload[],
 ): void {
-  const re = new RegExp(CANDIDATE.source, "g");
   let pending: { start: number; run: string } | undefined;
-  const consider = (start: number, run: string): void => {
+  const consider = (start: number, run: string, percent = false): void => {
     if (run.length > MAX_TOKEN) return;
     const absStart = offset + start, absEnd = absStart + run.length;
     if (skip.some(([a, b]) => absStart < b && absEnd > a)) return;
     if (inBinaryDataUri(text, start)) return;
     for (const [tok, at] of pieces(run, start)) {
-      const entropy = shannonEntropy(tok);
-      if (entropy < 3) continue; // repetition and padding, not a payload
-      const d = decodeToken(tok);
+      const d = decodeToken(tok, percent);
       if (!d) continue;
+      const entropy = shannonEntropy(tok);
       const s = offset + at;
-      out.push({ start: s, end: s + tok.length, encoding: d.encoding, decoded: d.decoded, entropy });
+      out.push({
+        start: s,
+        end: s + tok.length,
+        encoding: d.encoding,
+        decoded: d.decoded,
+        entropy,
+      });
       if (depth + 1 < MAX_DEPTH) {
         const inner: EncodedPayload[] = [];
         collect(d.decoded.slice(0, MAX_DECODED_SCAN), 0, [], depth + 1, inner);
         for (const p of inner) {
-          out.push({ start: s, end: s + tok.length, encoding: p.encoding, decoded: p.decoded, entropy });
+          out.push({
+            start: s,
+            end: s + tok.length,
+            encoding: p.encoding,
+            decoded: p.decoded,
+            entropy,
+          });
         }
       }
     }
   };
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    const run = m[0];
+  if (PERCENT_TRIPLET.test(text)) {
+    // Percent-encoding has its own alphabet (dots, tildes): a separate pass, only when needed.
+    for (const [a, b] of runs(text, PCT_RUN)) {
+      const run = text.slice(a, b);
+      if (PERCENT_TRIPLET.test(run)) consider(a, run, true);
+    }
+  }
+  for (const [a, b] of runs(text, B64_RUN)) {
+    const run = text.slice(a, b);
+    const m = { index: a };
     // MIME-style wrapped base64: lines of 60–76 characters (multiple of 4) continue a payload.
-    if (pending && m.index === pending.start + pending.run.length + 1 && text[m.index - 1] === "\n") {
+    if (
+      pending && m.index === pending.start + pending.run.length + 1 && text[m.index - 1] === "\n"
+    ) {
       pending = { start: pending.start, run: pending.run + run };
     } else {
       if (pending) consider(pending.start, pending.run);
@@ -349,7 +417,9 @@ const METADATA_OR_CONTENT = (kind: FieldKind): boolean =>
 function excerpt(decoded: string, hits: readonly Finding[]): string {
   // Never copy what Layer 0 redacts (secrets) into the details in clear.
   let safe = decoded;
-  const spans = hits.filter((h) => h.action === "redact" && h.span).sort((a, b) => b.span![0] - a.span![0]);
+  const spans = hits.filter((h) => h.action === "redact" && h.span).sort((a, b) =>
+    b.span![0] - a.span![0]
+  );
   for (const h of spans) {
     safe = safe.slice(0, h.span![0]) + (h.replacement ?? "[REDACTED]") + safe.slice(h.span![1]);
   }
@@ -358,9 +428,8 @@ function excerpt(decoded: string, hits: readonly Finding[]): string {
 
 function trailingWhitespaceStego(text: string): Finding["span"] | undefined {
   if (!text.includes("\t")) return undefined;
-  TRAILING_WS.lastIndex = 0;
   let mixed = 0, first = -1, last = -1;
-  for (let m = TRAILING_WS.exec(text); m !== null; m = TRAILING_WS.exec(text)) {
+  for (const m of text.matchAll(TRAILING_WS)) {
     if (m[0].includes("\t") && m[0].includes(" ")) {
       mixed++;
       if (first < 0) first = m.index;
@@ -416,7 +485,8 @@ export function createEntropyDetector(opts: EntropyDetectorOptions = {}): TextDe
             message: `A ${p.encoding}-encoded payload decodes to instructions or content that ` +
               "Layer 0 flags; encoded text like this is how injections hide from reviewers.",
             span: [p.start, p.end],
-            replacement: `[mcp-watchdog removed: ${p.encoding}-encoded instructions (l2-encoded-instructions)]`,
+            replacement:
+              `[mcp-watchdog removed: ${p.encoding}-encoded instructions (l2-encoded-instructions)]`,
             details: {
               encoding: p.encoding,
               entropy: Math.round(p.entropy * 100) / 100,

@@ -229,7 +229,9 @@ function isObj(v: Json | undefined): v is { [k: string]: Json } {
 }
 
 /** Strings of a request that go out to the server, with pointers and the tool they concern. */
-function requestStrings(msg: JsonRpcMessage): { tool: string; strings: { path: string; text: string }[] } | undefined {
+function requestStrings(
+  msg: JsonRpcMessage,
+): { tool: string; strings: { path: string; text: string }[] } | undefined {
   const p = msg.params;
   if (!isObj(p)) return undefined;
   switch (msg.method) {
@@ -273,7 +275,9 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
     const keys = new Map<string, string>();
     for (const tok of seen) keys.set(fingerprint(env.session, tok), tok);
     const existing = new Map<string, FlowRecord>();
-    for (const r of env.store.getMany<FlowRecord>(ns, [...keys.keys()])) existing.set(r.key, r.value);
+    for (const r of env.store.getMany<FlowRecord>(ns, [...keys.keys()])) {
+      existing.set(r.key, r.value);
+    }
     const me: Source = { k: env.server.key, n: env.server.name, m: ctx.method, t: ctx.tool };
     const writes: { key: string; value: FlowRecord }[] = [];
     let added = 0;
@@ -323,7 +327,8 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
         rule: "l3-cross-server-flow",
         severity: "high",
         action: block ? "block" : "alert",
-        message: `a value that server "${from.n}" returned (${what}) is being sent to server "${env.server.name}" ` +
+        message:
+          `a value that server "${from.n}" returned (${what}) is being sent to server "${env.server.name}" ` +
           `(${msg.method} ${req.tool}, field ${at.path}): possible cross-server exfiltration`,
         path: at.path,
         tool: req.tool,
@@ -341,7 +346,10 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
       if (findings.length >= MAX_FINDINGS) break;
     }
     // Tokens no server gave us came from the client: remember them as the client's.
-    const fresh = [...where.keys()].filter((k) => !known.has(k)).map((key) => ({ key, value: { c: 1 } }));
+    const fresh = [...where.keys()].filter((k) => !known.has(k)).map((key) => ({
+      key,
+      value: { c: 1 },
+    }));
     if (fresh.length > 0) env.store.putMany(ns, fresh, now);
     if (findings.length === 0) return undefined;
     const first = findings[0];

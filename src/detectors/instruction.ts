@@ -255,10 +255,16 @@ const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
   ],
   [D, "http https www account iban"],
   [N, "not never without don dont"],
-  [T, "tell telling inform informing notify notifying mention mentioning alert alerting reveal revealing disclose disclosing bring"],
+  [
+    T,
+    "tell telling inform informing notify notifying mention mentioning alert alerting reveal revealing disclose disclosing bring",
+  ],
   [Y, "your each every"],
   [P, "reply replies response responses answer answers output summary respond"],
-  [K, "password passwords passphrase credential credentials api secret private ssh codes otp seed recovery prompt token tokens bearer aws"],
+  [
+    K,
+    "password passwords passphrase credential credentials api secret private ssh codes otp seed recovery prompt token tokens bearer aws",
+  ],
   [
     M,
     "provide enter supply send paste share type give confirm reveal show retrieve print output " +
@@ -358,7 +364,8 @@ function anchorWindows(text: string): Array<[number, number]> {
     let present = 0;
     for (let b = 0; b < 9; b++) if (counts[b] > 0) present |= 1 << b;
     if (!worthScoring(present)) continue;
-    const wlo = Math.max(0, pos[i] - 2 * ANCHOR_RADIUS), whi = Math.min(n, pos[i] + 2 * ANCHOR_RADIUS);
+    const wlo = Math.max(0, pos[i] - 2 * ANCHOR_RADIUS),
+      whi = Math.min(n, pos[i] + 2 * ANCHOR_RADIUS);
     const last = out[out.length - 1];
     if (last && wlo <= last[1]) last[1] = Math.max(last[1], whi);
     else out.push([wlo, whi]);
@@ -431,22 +438,19 @@ const NOTHING: InstructionAssessment = { score: 0, cues: [], strong: 0 };
 
 /** Score one text (a whole field or a window of it); spans are shifted by `offset`. */
 function scoreWindow(body: string, ctx: InstructionContext, offset: number): InstructionAssessment {
-
   const cues: InstructionCue[] = [];
   for (const f of FAMILIES) {
     if ((ctx === "content" ? f.content : f.metadata) === 0 && !f.component) continue;
-    f.re.lastIndex = 0;
-    for (let m = f.re.exec(body); m !== null; m = f.re.exec(body)) {
+    // matchAll works on a copy of the regex: no shared lastIndex state.
+    for (const m of body.matchAll(f.re)) {
       cues.push({ family: f.id, start: m.index, end: m.index + m[0].length });
-      if (m[0].length === 0) f.re.lastIndex++;
     }
   }
   if (cues.length === 0) return NOTHING;
 
   // Sentence boundaries (only computed when something fired).
   const ends: number[] = [];
-  SENTENCE_END.lastIndex = 0;
-  for (let m = SENTENCE_END.exec(body); m !== null; m = SENTENCE_END.exec(body)) {
+  for (const m of body.matchAll(SENTENCE_END)) {
     ends.push(m.index + m[0].length);
   }
   // Group cues by sentence index.
@@ -553,7 +557,13 @@ export function createInstructionDetector(opts: InstructionDetectorOptions = {})
             `(${a.cues.join(", ")}); review the server before trusting it.`,
         path: field.path,
         ...(field.tool !== undefined ? { tool: field.tool } : {}),
-        ...(neutralize ? { span: a.span, replacement: "[mcp-watchdog removed: instructions aimed at the assistant (l2-instruction-likeness)]" } : {}),
+        ...(neutralize
+          ? {
+            span: a.span,
+            replacement:
+              "[mcp-watchdog removed: instructions aimed at the assistant (l2-instruction-likeness)]",
+          }
+          : {}),
         evidence,
         details: { score: a.score, cues: a.cues, strongCues: a.strong },
       };

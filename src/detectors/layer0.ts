@@ -25,13 +25,16 @@ const MAX_DETAIL = 400;
 
 /** The visible marker a neutralised span becomes, unless the rule sets `replacement`. */
 export function markerFor(rule: Rule): string {
-  return rule.replacement ?? `[mcp-watchdog removed: ${rule.marker ?? "hidden instruction"} (${rule.id})]`;
+  return rule.replacement ??
+    `[mcp-watchdog removed: ${rule.marker ?? "hidden instruction"} (${rule.id})]`;
 }
 
 /** What replaces a hit's span, by the rule's action (undefined for alert and block). */
 export function replacementFor(rule: Rule, original: string): string | undefined {
   if (rule.action === "neutralize") return markerFor(rule);
-  if (rule.action === "redact") return `[REDACTED:${rule.match.redact_type ?? "secret"}:${hash8(original)}]`;
+  if (rule.action === "redact") {
+    return `[REDACTED:${rule.match.redact_type ?? "secret"}:${hash8(original)}]`;
+  }
   return undefined;
 }
 

@@ -34,7 +34,7 @@ export interface PhaseOptions {
   readonly baselineCalls?: number;
   /** `list_changed` notifications allowed per window before the excess is dropped (default 5). */
   readonly listChangedLimit?: number;
-  /** Tool calls per window that count as a burst (default 60). */
+  /** Tool calls per window that count as a runaway loop (default 500: faster than any model). */
   readonly callBurstLimit?: number;
   /** Sampling requests per window that count as a burst (default 10). */
   readonly samplingBurstLimit?: number;
@@ -165,7 +165,7 @@ export class PhaseTracker {
     this.#opts = {
       baselineCalls: opts.baselineCalls ?? 20,
       listChangedLimit: opts.listChangedLimit ?? 5,
-      callBurstLimit: opts.callBurstLimit ?? 60,
+      callBurstLimit: opts.callBurstLimit ?? 500,
       samplingBurstLimit: opts.samplingBurstLimit ?? 10,
       windowMs: opts.windowMs ?? 10_000,
     };

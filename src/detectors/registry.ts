@@ -46,6 +46,8 @@ export function buildDetectors(config: WatchdogConfig, host: DetectorHost = {}):
   message.push(createPinningDetector(), createBehaviourDetector(), createShadowingDetector()); // L1
   message.push(createScopeDetector(config, scopeHostFrom(host))); // L4
   message.push(createFlowDetector()); // L3
-  text.push(createLayer0Detector(mergeRules(BUILTIN_RULES, (host.extraRules ?? []) as readonly Rule[]))); // L0
+  text.push(
+    createLayer0Detector(mergeRules(BUILTIN_RULES, (host.extraRules ?? []) as readonly Rule[])),
+  ); // L0
   return slow ? { message, text, async: slow } : { message, text };
 }

@@ -22,7 +22,12 @@
  */
 import type { WatchdogConfig } from "../config.ts";
 import { looksLikePath, normalizePosix, type PathHost, resolvePathArgument } from "../paths.ts";
-import type { DetectorEnv, JsonRpcMessage, MessageDetector, MessageVerdict } from "../pipeline/detector.ts";
+import type {
+  DetectorEnv,
+  JsonRpcMessage,
+  MessageDetector,
+  MessageVerdict,
+} from "../pipeline/detector.ts";
 import { escapeToken } from "../pipeline/pointer.ts";
 import {
   inDeclaredScope,
@@ -307,7 +312,13 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
       if (msg.method === "resources/read" && typeof msg.params.uri === "string") {
         const uri = msg.params.uri;
         if (!/^file:/i.test(uri)) return undefined;
-        const v = check([{ path: "/params/uri", key: "uri", text: uri }], "resources/read", false, false, env);
+        const v = check(
+          [{ path: "/params/uri", key: "uri", text: uri }],
+          "resources/read",
+          false,
+          false,
+          env,
+        );
         return v ? verdict(v, undefined, env) : undefined;
       }
       return undefined;

@@ -102,7 +102,7 @@ const TAMPER =
   /\b(?:bcc|cc|recipient|recipients|override|overrides|overriding|redirect|redirects|forward|exfiltrat\w{0,4}|send\s{1,3}(?:all|every|a\s{1,3}copy|copies)|instead\s{1,3}of\s{1,3}(?:the\s{1,3})?(?:user|intended)|do\s{1,3}not\s{1,3}(?:tell|mention|inform)|side\s{1,3}effect)\b/i;
 /** "Always use this tool instead of…", "do not use other tools". */
 const PREFERENCE =
-  /\b(?:always\s{1,3}(?:use|call|prefer|choose)\s{1,3}this\s{1,3}tool|(?:use|prefer|choose)\s{1,3}this\s{1,3}tool\s{1,3}(?:instead\s{1,3}of|rather\s{1,3}than|over|before)\s{1,3}(?:any|all|the|other)|(?:do\s{1,3}not|don't|never)\s{1,3}use\s{1,3}(?:any\s{1,3})?(?:other|another|different)\s{1,3}(?:tools?|servers?)|this\s{1,3}is\s{1,3}the\s{1,3}only\s{1,3}tool\s{1,3}you\s{1,3}(?:should|may|can)|(?:ignore|disregard)\s{1,3}(?:all\s{1,3})?other\s{1,3}tools|(?:is|are)\s{1,3}(?:deprecated|broken|unsafe|insecure)[^.\n]{0,40}\buse\s{1,3}this)\b/i;
+  /\b(?:(?:always\s{1,3})?(?:use|call|prefer|choose)\s{1,3}this\s{1,3}tool\s{1,3}(?:instead\s{1,3}of|rather\s{1,3}than|over)\s{1,3}(?:any|all|the|other|built-in|native)|(?:do\s{1,3}not|don't|never)\s{1,3}use\s{1,3}(?:any\s{1,3})?(?:other|another|different)\s{1,3}(?:tools?|servers?)|this\s{1,3}is\s{1,3}the\s{1,3}only\s{1,3}tool\s{1,3}you\s{1,3}(?:should|may|can)|(?:ignore|disregard)\s{1,3}(?:all\s{1,3})?other\s{1,3}tools|(?:is|are)\s{1,3}(?:deprecated|broken|unsafe|insecure)[^.\n]{0,40}\buse\s{1,3}this)\b/i;
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

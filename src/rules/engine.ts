@@ -47,10 +47,8 @@ export interface CompiledRules {
   readonly rules: readonly CompiledRule[];
   /** Every distinct keyword of every rule. */
   readonly keywords: readonly string[];
-  /** One alternation of every keyword, for a single prefilter pass. */
-  readonly keywordRe?: RegExp;
-  /** Keywords contained in another keyword: the alternation can hide them, so they are checked directly. */
-  readonly innerKeywords: ReadonlySet<number>;
+  /** Finds every keyword in one pass over a string (case-insensitive for ASCII letters). */
+  readonly matcher: KeywordMatcher;
   readonly decodeOptions: DecodeOptions;
 }
 
@@ -79,8 +77,120 @@ export interface RuleHit {
 /** Upper bound on matches per rule per string: a hostile string cannot make the findings explode. */
 export const MAX_HITS_PER_RULE = 256;
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/**
+ * A multi-keyword matcher (Aho–Corasick, with a dense transition table for ASCII): one pass over a
+ * string tells which keywords occur in it, at a cost independent of the number of keywords. ASCII
+ * letters are matched case-insensitively, other characters through `toLowerCase`, so the text
+ * needs no lower-cased copy.
+ */
+export class KeywordMatcher {
+  readonly #ascii: Int32Array; // state * 128 + char → next state
+  readonly #other: Map<number, number>[]; // per state: non-ASCII char → next state (goto only)
+  readonly #fail: Int32Array;
+  readonly #out: number[][]; // keyword ids ending at each state (with the fail chain folded in)
+  readonly #count: number;
+  readonly #nonAscii: boolean; // whether any keyword has a non-ASCII character
+
+  constructor(keywords: readonly string[]) {
+    this.#count = keywords.length;
+    this.#nonAscii = keywords.some((k) => /[^\x00-\x7f]/.test(k));
+    const gotoAscii: number[][] = [[]];
+    const gotoOther: Map<number, number>[] = [new Map()];
+    const out: number[][] = [[]];
+    keywords.forEach((k, id) => {
+      let st = 0;
+      for (let i = 0; i < k.length; i++) {
+        const c = k.charCodeAt(i);
+        let next = c < 128 ? gotoAscii[st][c] : gotoOther[st].get(c);
+        if (next === undefined) {
+          next = out.length;
+          gotoAscii.push([]);
+          gotoOther.push(new Map());
+          out.push([]);
+          if (c < 128) gotoAscii[st][c] = next;
+          else gotoOther[st].set(c, next);
+        }
+        st = next;
+      }
+      out[st].push(id);
+    });
+    const n = out.length;
+    const fail = new Int32Array(n);
+    const ascii = new Int32Array(n * 128);
+    // Breadth-first: complete the ASCII table (a DFA) and the fail links.
+    const queue: number[] = [0];
+    for (let q = 0; q < queue.length; q++) {
+      const st = queue[q];
+      if (st !== 0) out[st].push(...out[fail[st]]);
+      for (let c = 0; c < 128; c++) {
+        const next = gotoAscii[st][c];
+        if (next !== undefined) {
+          fail[next] = st === 0 ? 0 : ascii[fail[st] * 128 + c];
+          ascii[st * 128 + c] = next;
+          queue.push(next);
+        } else {
+          ascii[st * 128 + c] = st === 0 ? 0 : ascii[fail[st] * 128 + c];
+        }
+      }
+      for (const [c, next] of gotoOther[st]) {
+        let f = fail[st];
+        while (st !== 0 && f !== 0 && !gotoOther[f].has(c)) f = fail[f];
+        fail[next] = st === 0 ? 0 : gotoOther[f].get(c) ?? 0;
+        queue.push(next);
+      }
+    }
+    // Upper-case ASCII letters behave as their lower-case forms.
+    for (let st = 0; st < n; st++) {
+      for (let c = 0x41; c <= 0x5a; c++) ascii[st * 128 + c] = ascii[st * 128 + c + 32];
+    }
+    this.#ascii = ascii;
+    this.#other = gotoOther;
+    this.#fail = fail;
+    this.#out = out;
+  }
+
+  /** Flags (1 = present) for every keyword, by id. */
+  find(text: string): Uint8Array {
+    const present = new Uint8Array(this.#count);
+    if (this.#count === 0) return present;
+    const ascii = this.#ascii;
+    const out = this.#out;
+    let st = 0;
+    let left = this.#count;
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c < 128) {
+        st = ascii[st * 128 + c];
+      } else if (!this.#nonAscii) {
+        st = 0;
+      } else {
+        if (c < 0x590 || (c >= 0x1e00 && c < 0x2000) || (c >= 0xff21 && c <= 0xff3a)) {
+          const lower = String.fromCharCode(c).toLowerCase();
+          if (lower.length === 1) c = lower.charCodeAt(0);
+        }
+        st = this.#step(st, c);
+      }
+      const o = out[st];
+      if (o.length) {
+        for (const id of o) {
+          if (!present[id]) {
+            present[id] = 1;
+            if (--left === 0) return present;
+          }
+        }
+      }
+    }
+    return present;
+  }
+
+  #step(st: number, c: number): number {
+    for (;;) {
+      const next = this.#other[st].get(c);
+      if (next !== undefined) return next;
+      if (st === 0) return 0;
+      st = this.#fail[st];
+    }
+  }
 }
 
 /** Compile rules for {@link scanText}. Throws a `RuleError` for an unknown validator. */
@@ -117,37 +227,12 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
       ...(rule.applies_to ? { kinds: new Set(rule.applies_to) } : {}),
     };
   });
-  // Longest first so that a keyword that is a prefix of another does not hide it.
-  const sorted = [...keywords].sort((a, b) => b.length - a.length);
-  const innerKeywords = new Set<number>();
-  keywords.forEach((k, i) => {
-    if (keywords.some((o) => o !== k && o.includes(k))) innerKeywords.add(i);
-  });
   return {
     rules: compiled,
     keywords,
-    innerKeywords,
-    ...(keywords.length ? { keywordRe: new RegExp(sorted.map(escapeRe).join("|"), "g") } : {}),
+    matcher: new KeywordMatcher(keywords),
     decodeOptions: options.decode ?? {},
   };
-}
-
-/** Which keywords occur in `lower` (one regex pass; a keyword inside another is checked directly). */
-function presentKeywords(lower: string, set: CompiledRules): Uint8Array {
-  const present = new Uint8Array(set.keywords.length);
-  if (!set.keywordRe) return present;
-  const re = new RegExp(set.keywordRe.source, "g");
-  const found = new Set<string>();
-  for (let m = re.exec(lower); m; m = re.exec(lower)) {
-    found.add(m[0]);
-    if (found.size === set.keywords.length) break;
-  }
-  set.keywords.forEach((k, i) => {
-    // A keyword contained in a longer one that matched at the same place is missed by the
-    // alternation; includes() settles those few.
-    if (found.has(k) || (set.innerKeywords.has(i) && lower.includes(k))) present[i] = 1;
-  });
-  return present;
 }
 
 function wants(cr: CompiledRule, kind: FieldKind | undefined, present: Uint8Array): boolean {
@@ -211,19 +296,19 @@ export function scanText(
   for (const cr of set.rules) {
     if (kind !== undefined && cr.kinds && !cr.kinds.has(kind)) continue;
     if (cr.rule.match.view === "raw") {
-      rawPresent ??= presentKeywords(text.toLowerCase(), set);
+      rawPresent ??= set.matcher.find(text);
       if (wants(cr, kind, rawPresent)) runRule(cr, { text, identity: true, toOriginal: (s, e) => [s, e] }, text, hits);
       continue;
     }
     if (!main) {
       main = normalizeForMatching(text);
-      mainPresent = main.identity && rawPresent ? rawPresent : presentKeywords(main.text.toLowerCase(), set);
+      mainPresent = main.identity && rawPresent ? rawPresent : set.matcher.find(main.text);
     }
     if (wants(cr, kind, mainPresent!)) runRule(cr, main, text, hits);
     if (cr.onDecoded) {
       decoded ??= decodedViews(main, set.decodeOptions).map((view) => ({
         view,
-        present: presentKeywords(view.text.toLowerCase(), set),
+        present: set.matcher.find(view.text),
       }));
       for (const d of decoded) if (wants(cr, kind, d.present)) runRule(cr, d.view, text, hits);
     }

@@ -220,35 +220,31 @@ function identityView(text: string, encoding?: "base64" | "hex"): TextView {
 export function normalizeForMatching(text: string): TextView {
   if (isPlainAscii(text)) return identityView(text);
   const pieces: string[] = [];
-  // Segment i: view offset vs[i], original span [os[i], oe[i]), copy[i] = 1 when copied 1:1.
-  const vs: number[] = [];
-  const os: number[] = [];
-  const oe: number[] = [];
-  const copy: number[] = [];
+  // Segments: view offset vs[i], original span [os[i], oe[i]); copy[i] = 1 when the segment maps
+  // offsets 1:1 (unchanged text, or characters folded to one character of the same length).
+  const vs: number[] = [0];
+  const os: number[] = [0];
+  const oe: number[] = [0];
+  const copy: number[] = [1];
   const cache = new Map<number, string>();
-  let vlen = 0;
-  let runFrom = 0;
-  const flush = (to: number) => {
-    if (to > runFrom) {
-      pieces.push(text.slice(runFrom, to));
-      vs.push(vlen);
-      os.push(runFrom);
-      oe.push(to);
-      copy.push(1);
-      vlen += to - runFrom;
-    }
-  };
+  let runFrom = 0; // original offset from which text is still to be copied into pieces
   const replace = (out: string, s: number, e: number) => {
-    flush(s);
+    pieces.push(text.slice(runFrom, s), out);
+    runFrom = e;
+    if (out.length === e - s) return; // same length: the 1:1 segment goes on
+    const last = vs.length - 1;
+    const v = vs[last] + (s - os[last]); // view offset of original offset s
+    oe[last] = s;
     if (out.length) {
-      pieces.push(out);
-      vs.push(vlen);
+      vs.push(v);
       os.push(s);
       oe.push(e);
       copy.push(0);
-      vlen += out.length;
     }
-    runFrom = e;
+    vs.push(v + out.length);
+    os.push(e);
+    oe.push(e);
+    copy.push(1);
   };
   // The folded form of a code point, or undefined when it stays as it is.
   const fold = (cp: number): string | undefined => {
@@ -287,7 +283,8 @@ export function normalizeForMatching(text: string): TextView {
     i += len;
   }
   if (!changed) return identityView(text);
-  flush(n);
+  pieces.push(text.slice(runFrom));
+  oe[oe.length - 1] = n;
   const view = pieces.join("");
   const segV = Int32Array.from(vs);
   const segS = Int32Array.from(os);

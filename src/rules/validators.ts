@@ -238,8 +238,22 @@ export function urlPassword(text: string): boolean {
  * random-looking and not a placeholder or a reference to another variable.
  */
 export function assignedSecret(text: string): boolean {
-  return text.length >= 12 && !/^(?:true|false|null|none|undefined)$/i.test(text) &&
-    looksRandom(text, 3.3);
+  if (text.length < 12 || /^(?:true|false|null|none|undefined)$/i.test(text)) return false;
+  // Code references (`process.env.PRIVATE_KEY`, `config.apiKey`), not values.
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(text)) return false;
+  if (!/[0-9]/.test(text) || !looksRandom(text, 3.3)) return false;
+  return !isEncodedPhrase(text);
+}
+
+/** Base64 that decodes to a plain-text phrase (`bm90IG15…` = "not my real password"): an example. */
+function isEncodedPhrase(text: string): boolean {
+  if (!/^[A-Za-z0-9+/]{8,}={0,2}$/.test(text) || text.length % 4 !== 0) return false;
+  try {
+    const plain = atob(text);
+    return /^[\x20-\x7e]+$/.test(plain) && plain.includes(" ");
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,0 +1,461 @@
+/**
+ * Layer 4, after the fact: watches the file system while a server runs, reports writes to
+ * sensitive locations and outside the declared scope (attributed to the tool call in flight), and
+ * protects the MCP client configuration files: they are snapshotted to the state directory at
+ * start, a change is reported with a (secret-masked) diff, and `mcp-watchdog restore` puts the
+ * snapshot back.
+ *
+ * Snapshot layout: `<stateDir>/snapshots/<sha256(path)[0:16]>/` holds `meta.json`
+ * (`{path}`), versions `v-<ms>-<sha8>.snap` (the file's bytes, mode 0600) and `tainted.json` (the
+ * hashes of contents seen changing during a session, never taken as a new baseline).
+ *
+ * @example
+ * ```ts
+ * import { FsMonitor, CallTracker } from "./fs_monitor.ts";
+ * const calls = new CallTracker();
+ * const monitor = new FsMonitor({
+ *   server: "fs", home: "/home/u", cwd: "/home/u/proj", stateDir: "/home/u/.mcp-watchdog",
+ *   roots: () => ["/home/u/proj"], inFlight: () => calls.inFlight(), report: (f) => console.error(f.message),
+ * });
+ * monitor.start();
+ * // … calls.start(id, "write_file") / calls.end(id) from the proxy …
+ * monitor.stop();
+ * ```
+ *
+ * @module
+ */
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { definitionDiff } from "../detectors/definition_diff.ts";
+import { safeExcerpt } from "../audit.ts";
+import { sha256Hex, sha256HexBytes } from "../hash.ts";
+import { isWithin, normalizePosix } from "../paths.ts";
+import { inDeclaredScope, mcpClientConfigFiles, sensitiveLocation } from "../scope.ts";
+import type { Finding } from "../types.ts";
+
+/** A tool call the proxy forwarded and has not answered yet (or answered very recently). */
+export interface InFlightCall {
+  readonly id: string | number | null;
+  readonly tool: string;
+  /** When the request was forwarded (ms since epoch). */
+  readonly since: number;
+  /** When its response came back, for calls that just ended. */
+  readonly endedAt?: number;
+}
+
+/**
+ * Tracks the tool calls in flight for attribution. File events arrive a little after the write,
+ * often after the response: ended calls are kept for `graceMs`.
+ */
+export class CallTracker {
+  #calls = new Map<string, InFlightCall>();
+  readonly graceMs: number;
+  readonly #now: () => number;
+
+  constructor(graceMs = 1500, now: () => number = Date.now) {
+    this.graceMs = graceMs;
+    this.#now = now;
+  }
+
+  /** A `tools/call` request was forwarded. */
+  start(id: string | number | null, tool: string): void {
+    this.#calls.set(JSON.stringify(id), { id, tool, since: this.#now() });
+  }
+
+  /** Its response (or error) came back. */
+  end(id: string | number | null): void {
+    const k = JSON.stringify(id);
+    const c = this.#calls.get(k);
+    if (c) this.#calls.set(k, { ...c, endedAt: this.#now() });
+  }
+
+  /** Calls in flight or ended within the grace period, oldest first. */
+  inFlight(): InFlightCall[] {
+    const now = this.#now();
+    const out: InFlightCall[] = [];
+    for (const [k, c] of this.#calls) {
+      if (c.endedAt !== undefined && now - c.endedAt > this.graceMs) this.#calls.delete(k);
+      else out.push(c);
+    }
+    return out;
+  }
+}
+
+/** A file-system event as the monitor needs it. */
+export interface WatchEvent {
+  readonly kind: string;
+  readonly paths: readonly string[];
+}
+
+/** Start watching; returns a function that stops. */
+export type Watch = (
+  paths: readonly string[],
+  recursive: boolean,
+  onEvent: (e: WatchEvent) => void,
+) => () => void;
+
+/** The default watcher: `Deno.watchFs`. */
+export const denoWatch: Watch = (paths, recursive, onEvent) => {
+  const w = Deno.watchFs([...paths], { recursive });
+  (async () => {
+    try {
+      for await (const e of w) onEvent({ kind: e.kind, paths: e.paths });
+    } catch { /* closed */ }
+  })();
+  return () => {
+    try {
+      w.close();
+    } catch { /* already closed */ }
+  };
+};
+
+/** Options of {@link FsMonitor}. */
+export interface FsMonitorOptions {
+  /** Server display name, for findings. */
+  readonly server: string;
+  readonly home: string;
+  /** The server's working directory (its project config files are protected too). */
+  readonly cwd: string;
+  /** State directory (snapshots live there; events inside it are ours and ignored). */
+  readonly stateDir: string;
+  /** The server's declared scope now (allow paths, command-line roots, client roots). */
+  readonly roots: () => readonly string[];
+  /** Calls in flight, for attribution (see {@link CallTracker}). */
+  readonly inFlight: () => readonly InFlightCall[];
+  /** Where findings go (the audit sink and stderr). */
+  readonly report: (f: Finding) => void;
+  /** Watcher; defaults to {@link denoWatch}. */
+  readonly watch?: Watch;
+  /** Config files to protect; defaults to {@link mcpClientConfigFiles}(home, cwd). */
+  readonly configFiles?: readonly string[];
+  /** Clock (ms). */
+  readonly now?: () => number;
+}
+
+/** What {@link snapshotConfigs} did for one file. */
+export interface SnapshotResult {
+  readonly path: string;
+  readonly state: "saved" | "unchanged" | "tainted" | "absent";
+}
+
+const MAX_VERSIONS = 10;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** The same path is reported at most once in this many ms (one write makes several events). */
+const REPORT_COOLDOWN_MS = 2000;
+
+/** The snapshot folder of a config file. */
+export function snapshotDir(stateDir: string, path: string): string {
+  return `${stateDir}/snapshots/${sha256Hex(path).slice(0, 16)}`;
+}
+
+/** One stored version of a config file. */
+export interface SnapshotVersion {
+  readonly file: string;
+  readonly ts: number;
+  readonly sha8: string;
+}
+
+/** The versions of a snapshot folder, newest first. */
+export function listVersions(dir: string): SnapshotVersion[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: SnapshotVersion[] = [];
+  for (const n of names) {
+    const m = /^v-(\d+)-([0-9a-f]{8})\.snap$/.exec(n);
+    if (m) out.push({ file: `${dir}/${n}`, ts: Number(m[1]), sha8: m[2] });
+  }
+  return out.sort((a, b) => b.ts - a.ts || (a.file < b.file ? 1 : -1));
+}
+
+/** Hashes of contents seen changing during a session (never a new baseline). */
+export function readTainted(dir: string): string[] {
+  try {
+    const v = JSON.parse(readFileSync(`${dir}/tainted.json`, "utf8"));
+    return Array.isArray(v) ? v.filter((x) => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function readBytes(path: string): Uint8Array | undefined {
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > MAX_CONFIG_BYTES) return undefined;
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Snapshot the existing MCP client config files into `<stateDir>/snapshots/`, as a new version
+ * when the content changed since the newest one, unless that content was seen appearing during
+ * a session (tainted: an attacker's edit must not become the baseline).
+ */
+export function snapshotConfigs(stateDir: string, files: readonly string[], now = Date.now()): SnapshotResult[] {
+  const out: SnapshotResult[] = [];
+  for (const path of files) {
+    const bytes = readBytes(path);
+    if (!bytes) {
+      out.push({ path, state: "absent" });
+      continue;
+    }
+    const sha = sha256HexBytes(bytes);
+    const dir = snapshotDir(stateDir, path);
+    const newest = listVersions(dir)[0];
+    if (newest && newest.sha8 === sha.slice(0, 8) && sha256HexBytes(readFileSync(newest.file)) === sha) {
+      out.push({ path, state: "unchanged" });
+      continue;
+    }
+    if (readTainted(dir).includes(sha)) {
+      out.push({ path, state: "tainted" });
+      continue;
+    }
+    privateDir(dir);
+    writeFileSync(`${dir}/meta.json`, JSON.stringify({ path }), { mode: 0o600 });
+    const file = `${dir}/v-${now}-${sha.slice(0, 8)}.snap`;
+    writeFileSync(file, bytes, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    for (const old of listVersions(dir).slice(MAX_VERSIONS)) rmSync(old.file, { force: true });
+    out.push({ path, state: "saved" });
+  }
+  return out;
+}
+
+const SECRET_KEY = /(?:key|token|secret|passw|auth|credential|cookie)/i;
+
+/** Parse as JSON when it is JSON, else keep the text (TOML, JSONC…) for a line diff. */
+function asDiffable(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A short diff between two versions of a config file, safe to log: values under secret-looking
+ * keys are masked and token-like runs shortened.
+ *
+ * @example
+ * ```ts
+ * configDiff('{"mcpServers":{}}', '{"mcpServers":{"x":{"command":"curl"}}}');
+ * // ["- mcpServers: {}", "+ mcpServers.x.command: \"curl\""]
+ * ```
+ */
+export function configDiff(before: string | undefined, after: string | undefined): string[] {
+  const lines = definitionDiff(
+    before === undefined ? undefined : asDiffable(before),
+    after === undefined ? "(file removed)" : asDiffable(after),
+  );
+  return lines.map((l) => {
+    const colon = l.indexOf(": ");
+    if (colon < 0) return safeExcerpt(l, 240);
+    // The key path stays readable; the value is masked (secret keys) or excerpted safely.
+    const key = l.slice(0, colon).replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+    if (SECRET_KEY.test(key)) return `${key}: [masked]`;
+    return `${key}: ${safeExcerpt(l.slice(colon + 2), 200)}`;
+  });
+}
+
+/** Watches the file system for one proxied server. */
+export class FsMonitor {
+  readonly #o: FsMonitorOptions;
+  readonly #configs: Set<string>;
+  #stops: (() => void)[] = [];
+  #lastReport = new Map<string, number>();
+  #reportedSha = new Map<string, string>();
+  readonly #now: () => number;
+
+  constructor(options: FsMonitorOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#configs = new Set(
+      (options.configFiles ?? mcpClientConfigFiles(options.home, options.cwd)).map(normalizePosix),
+    );
+  }
+
+  /** The config files protected. */
+  get configFiles(): string[] {
+    return [...this.#configs];
+  }
+
+  /**
+   * What to watch: the home (not recursively), the existing credential and client-config
+   * directories, and the declared roots and working directory (recursively unless they contain
+   * the home, which would be too costly to watch deeply).
+   */
+  watchPlan(exists: (p: string) => boolean = existsSync): { path: string; recursive: boolean }[] {
+    const home = normalizePosix(this.#o.home);
+    const plan: { path: string; recursive: boolean }[] = [{ path: home, recursive: false }];
+    for (
+      const d of [
+        ".ssh",
+        ".aws",
+        ".gnupg",
+        ".claude",
+        ".cursor",
+        ".codex",
+        ".gemini",
+        ".codeium/windsurf",
+        ".config/Claude",
+        ".config/Code/User",
+        ".config/fish",
+        "Library/Application Support/Claude",
+        "Library/Application Support/Code/User",
+      ]
+    ) plan.push({ path: `${home}/${d}`, recursive: true });
+    for (const c of this.#configs) {
+      const parent = c.slice(0, c.lastIndexOf("/")) || "/";
+      plan.push({ path: parent, recursive: false });
+    }
+    for (const r of [...this.#o.roots(), normalizePosix(this.#o.cwd)]) {
+      plan.push({ path: r, recursive: !isWithin(home, r) });
+    }
+    // Drop missing paths and those a recursive watch already covers.
+    const seen = new Map<string, boolean>();
+    for (const p of plan) {
+      if (!exists(p.path)) continue;
+      seen.set(p.path, (seen.get(p.path) ?? false) || p.recursive);
+    }
+    const entries = [...seen];
+    const rec = entries.filter(([, r]) => r).map(([p]) => p);
+    return entries.filter(([p]) => !rec.some((q) => q !== p && isWithin(p, q)))
+      .map(([path, recursive]) => ({ path, recursive }));
+  }
+
+  /** Snapshot the config files and start watching. */
+  start(): SnapshotResult[] {
+    const snaps = snapshotConfigs(this.#o.stateDir, [...this.#configs], this.#now());
+    const watch = this.#o.watch ?? denoWatch;
+    const plan = this.watchPlan();
+    for (const recursive of [true, false]) {
+      const paths = plan.filter((p) => p.recursive === recursive).map((p) => p.path);
+      if (paths.length === 0) continue;
+      try {
+        this.#stops.push(watch(paths, recursive, (e) => this.handle(e)));
+      } catch { /* a watch that cannot start leaves the pre-flight checks in place */ }
+    }
+    return snaps;
+  }
+
+  /** Stop watching. */
+  stop(): void {
+    for (const s of this.#stops) s();
+    this.#stops = [];
+  }
+
+  /** Handle one event (public for tests and for other watchers). */
+  handle(e: WatchEvent): void {
+    if (e.kind === "access" || e.kind === "other") return;
+    const state = normalizePosix(this.#o.stateDir);
+    for (const raw of e.paths) {
+      const path = normalizePosix(raw);
+      if (isWithin(path, state)) continue;
+      if (this.#configs.has(path)) this.#configChanged(path);
+      else this.#write(path, e.kind);
+    }
+  }
+
+  #attribution(): { call?: InFlightCall; all: readonly InFlightCall[] } {
+    const all = this.#o.inFlight();
+    return { call: all[all.length - 1], all };
+  }
+
+  #cooling(path: string): boolean {
+    const now = this.#now();
+    const last = this.#lastReport.get(path);
+    if (last !== undefined && now - last < REPORT_COOLDOWN_MS) return true;
+    this.#lastReport.set(path, now);
+    if (this.#lastReport.size > 1000) this.#lastReport.clear();
+    return false;
+  }
+
+  #write(path: string, kind: string): void {
+    const hit = sensitiveLocation(path, this.#o.home);
+    const roots = this.#o.roots();
+    const outside = !hit && roots.length > 0 && !inDeclaredScope(path, roots);
+    if (!hit && !outside) return;
+    const { call, all } = this.#attribution();
+    if (!call && !hit) return; // an unattributed write outside the scope is someone else's
+    if (this.#cooling(path)) return;
+    const who = call ? `during ${this.#o.server}'s ${call.tool} call` : "with no tool call in flight";
+    this.#o.report({
+      layer: "L4-scope",
+      rule: hit ? "l4-fs-sensitive-write" : "l4-fs-write-outside-scope",
+      severity: hit ? (call ? "critical" : "medium") : "high",
+      action: "alert",
+      message: hit
+        ? `${kind} of ${hit.what} seen ${who}: ${path}`
+        : `${kind} outside the declared scope seen ${who}: ${path}`,
+      path: "",
+      tool: call?.tool,
+      evidence: path,
+      details: {
+        file: path,
+        kind,
+        server: this.#o.server,
+        calls: all.map((c) => ({ id: c.id, tool: c.tool })),
+      },
+    });
+  }
+
+  #configChanged(path: string): void {
+    const dir = snapshotDir(this.#o.stateDir, path);
+    const newest = listVersions(dir)[0];
+    const bytes = readBytes(path);
+    const sha = bytes ? sha256HexBytes(bytes) : "absent";
+    const before = newest ? readFileSync(newest.file) : undefined;
+    if (before && bytes && sha256HexBytes(before) === sha) return; // touched, not changed
+    if (!before && !bytes) return;
+    if (this.#reportedSha.get(path) === sha) return;
+    this.#reportedSha.set(path, sha);
+    if (bytes) {
+      privateDir(dir);
+      const tainted = readTainted(dir);
+      if (!tainted.includes(sha)) {
+        writeFileSync(`${dir}/tainted.json`, JSON.stringify([...tainted, sha].slice(-50)), { mode: 0o600 });
+        if (!existsSync(`${dir}/meta.json`)) writeFileSync(`${dir}/meta.json`, JSON.stringify({ path }), { mode: 0o600 });
+      }
+    }
+    const dec = new TextDecoder();
+    const diff = configDiff(before ? dec.decode(before) : undefined, bytes ? dec.decode(bytes) : undefined);
+    const { call, all } = this.#attribution();
+    const who = call ? `during ${this.#o.server}'s ${call.tool} call` : "with no tool call in flight";
+    this.#o.report({
+      layer: "L4-scope",
+      rule: "l4-mcp-config-changed",
+      severity: call ? "critical" : "high",
+      action: "alert",
+      message: `MCP client configuration ${path} changed ${who}; ` +
+        (newest
+          ? `undo with: mcp-watchdog restore --state-dir ${this.#o.stateDir} ${path}`
+          : "it did not exist at start"),
+      path: "",
+      tool: call?.tool,
+      evidence: path,
+      details: {
+        file: path,
+        diff,
+        server: this.#o.server,
+        calls: all.map((c) => ({ id: c.id, tool: c.tool })),
+      },
+    });
+  }
+}
