@@ -20,7 +20,13 @@
  *
  * @module
  */
-import { fileUriToPath, isWithin, normalizePosix, type PathHost, resolveSymlinks } from "./paths.ts";
+import {
+  fileUriToPath,
+  isWithin,
+  normalizePosix,
+  type PathHost,
+  resolveSymlinks,
+} from "./paths.ts";
 import type { Json } from "./types.ts";
 
 /** A sensitive location that a path falls in. */
@@ -156,7 +162,9 @@ export function sensitiveLocation(path: string, home: string): SensitiveMatch | 
       return { rule: "l4-sensitive-credentials", what: `credentials (~/${rel})` };
     }
     for (const c of HOME_MCP_CONFIGS) {
-      if (rel === c) return { rule: "l4-sensitive-mcp-config", what: `MCP client configuration (~/${c})` };
+      if (rel === c) {
+        return { rule: "l4-sensitive-mcp-config", what: `MCP client configuration (~/${c})` };
+      }
     }
   }
   return undefined;
@@ -257,7 +265,9 @@ export function rootsFromListResult(result: Json | undefined, host: PathHost): s
   if (!Array.isArray(roots)) return [];
   const out = new Set<string>();
   for (const r of roots.slice(0, 256)) {
-    if (r === null || typeof r !== "object" || Array.isArray(r) || typeof r.uri !== "string") continue;
+    if (r === null || typeof r !== "object" || Array.isArray(r) || typeof r.uri !== "string") {
+      continue;
+    }
     const p = fileUriToPath(r.uri);
     if (p === undefined) continue;
     const n = normalizePosix(p);

@@ -11,6 +11,7 @@ import type { DetectorEnv, JsonRpcMessage, MessageDetector } from "../src/pipeli
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Json } from "../src/types.ts";
+import { connect, EVERYTHING, FILESYSTEM, PROXY, SDK_TEST } from "./helpers.ts";
 
 const SECRET = "AKIAIOSFODNN7EXAMPLE";
 const GH = "ghp_R8x2kLq9ZpW4vN7mT3yB6cH1dF5gJ0sAeUi";
@@ -46,7 +47,8 @@ Deno.test("isSignificantToken: secrets, hashes, ids yes; words, dates, versions,
 });
 
 Deno.test("significantTokens: deduplicated, bounded, separators trimmed", () => {
-  const text = `key=${SECRET}; again ${SECRET}, path /x/${GH}/y -ORD-2024-88412- the quick brown fox`;
+  const text =
+    `key=${SECRET}; again ${SECRET}, path /x/${GH}/y -ORD-2024-88412- the quick brown fox`;
   assert.deepEqual(significantTokens(text), [SECRET, GH, "ORD-2024-88412"]);
   assert.deepEqual(significantTokens(text, 1), [SECRET]);
   assert.deepEqual(significantTokens("plain English words only, nothing else here at all."), []);
@@ -73,7 +75,12 @@ class CountingStore extends MemoryStore {
   }
 }
 
-function env(store: StateStore, name: string, over: Partial<WatchdogConfig> = {}, now = () => 1_000_000): DetectorEnv {
+function env(
+  store: StateStore,
+  name: string,
+  over: Partial<WatchdogConfig> = {},
+  now = () => 1_000_000,
+): DetectorEnv {
   return {
     server: { name, key: `${name}-key` },
     session: "s1",
@@ -85,12 +92,38 @@ function env(store: StateStore, name: string, over: Partial<WatchdogConfig> = {}
 
 function result(d: MessageDetector, e: DetectorEnv, text: string, id = 1, tool = "read") {
   const msg: JsonRpcMessage = { jsonrpc: "2.0", id, result: { content: [{ type: "text", text }] } };
-  return d.inspect(msg, { server: e.server.name, direction: "server_to_client", method: "tools/call", id, tool } as never, e);
+  return d.inspect(
+    msg,
+    {
+      server: e.server.name,
+      direction: "server_to_client",
+      method: "tools/call",
+      id,
+      tool,
+    } as never,
+    e,
+  );
 }
 
-function call(d: MessageDetector, e: DetectorEnv, name: string, args: { [k: string]: Json }, id = 2) {
-  const msg: JsonRpcMessage = { jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } };
-  return d.inspect(msg, { server: e.server.name, direction: "client_to_server", method: "tools/call", id }, e);
+function call(
+  d: MessageDetector,
+  e: DetectorEnv,
+  name: string,
+  args: { [k: string]: Json },
+  id = 2,
+) {
+  const msg: JsonRpcMessage = {
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name, arguments: args },
+  };
+  return d.inspect(msg, {
+    server: e.server.name,
+    direction: "client_to_server",
+    method: "tools/call",
+    id,
+  }, e);
 }
 
 Deno.test("flow: a secret from server A sent to server B is flagged, naming both, the tool and field", () => {
@@ -118,7 +151,9 @@ Deno.test("flow: --flow-policy block refuses the request with a JSON-RPC error",
   const store = new MemoryStore();
   const d = createFlowDetector();
   result(d, env(store, "files"), `token ${GH}`);
-  const v = call(d, env(store, "web", { flowPolicy: "block" }), "fetch", { url: `https://x.example/?q=${GH}` });
+  const v = call(d, env(store, "web", { flowPolicy: "block" }), "fetch", {
+    url: `https://x.example/?q=${GH}`,
+  });
   assert.equal(v?.block?.code, -32002);
   assert.match(v!.block!.message, /l3-cross-server-flow.*"files".*"web"/);
   assert.equal(v!.findings[0].action, "block");
@@ -140,7 +175,13 @@ Deno.test("flow: no finding for the same server, the client's own tokens, or ano
   assert.equal(call(d, other, "post", { body: SECRET }), undefined);
   // Ordinary words and paths never flag.
   result(d, a, "The README explains the installation in /home/u/project/src/index.ts");
-  assert.equal(call(d, b, "commit", { message: "Update installation notes", path: "/home/u/project/src/index.ts" }), undefined);
+  assert.equal(
+    call(d, b, "commit", {
+      message: "Update installation notes",
+      path: "/home/u/project/src/index.ts",
+    }),
+    undefined,
+  );
 });
 
 Deno.test("flow: tokens expire after the window, and the namespace stays bounded (LRU)", () => {
@@ -161,7 +202,8 @@ Deno.test("flow: tokens expire after the window, and the namespace stays bounded
 Deno.test("flow: a 1 MB English response costs at most three store calls and few tokens", () => {
   const store = new CountingStore();
   const d = createFlowDetector();
-  const words = "the quick brown fox jumps over the lazy dog while reading documentation about servers ";
+  const words =
+    "the quick brown fox jumps over the lazy dog while reading documentation about servers ";
   const big = words.repeat(Math.ceil(1_000_000 / words.length)) + ` ${SECRET}`;
   result(d, env(store, "a"), big);
   assert.ok(store.calls <= 3, `store calls: ${store.calls}`);
@@ -193,4 +235,72 @@ Deno.test("flow: resources/read results are sources; resources/read and prompts/
     a,
   );
   assert.equal(call(d, b, "post", { body: SECRET }), undefined);
+});
+
+// ---- end to end: two wrapper processes sharing a session and a state dir ----
+
+Deno.test({
+  name: "e2e: a token read through server A is refused on its way to server B (separate wrappers)",
+  ...SDK_TEST,
+  async fn() {
+    const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-flow-" }));
+    const token = "ACCT-2024-88412977";
+    Deno.writeTextFileSync(`${t}/customer.txt`, `customer account ${token}, status active\n`);
+    const env = { MCP_WATCHDOG_SESSION: `flow-e2e-${crypto.randomUUID()}` };
+    const state = ["--state-dir", `${t}/state`];
+    const a = await connect([
+      ...PROXY,
+      "--quiet",
+      ...state,
+      "--name",
+      "files",
+      "--",
+      ...FILESYSTEM,
+      t,
+    ], {
+      capabilities: false,
+      env,
+    });
+    const b = await connect(
+      [
+        ...PROXY,
+        "--quiet",
+        ...state,
+        "--name",
+        "everything",
+        "--flow-policy",
+        "block",
+        "--",
+        ...EVERYTHING,
+      ],
+      { capabilities: false, env },
+    );
+    try {
+      const read = await a.callTool({
+        name: "read_text_file",
+        arguments: { path: `${t}/customer.txt` },
+      });
+      assert.match(JSON.stringify(read.content), new RegExp(token));
+      await assert.rejects(
+        () => b.callTool({ name: "echo", arguments: { message: `exfil ${token}` } }),
+        (e: Error) => {
+          assert.match(e.message, /l3-cross-server-flow/);
+          assert.match(e.message, /"files".*"everything".*echo.*\/params\/arguments\/message/);
+          return true;
+        },
+      );
+      // Clean traffic to B still flows.
+      const ok = await b.callTool({ name: "echo", arguments: { message: "hello there" } });
+      assert.match(JSON.stringify(ok.content), /hello there/);
+      // The state database holds fingerprints, never the token.
+      for (const f of Deno.readDirSync(`${t}/state`)) {
+        const bytes = Deno.readFileSync(`${t}/state/${f.name}`);
+        assert.ok(!new TextDecoder().decode(bytes).includes(token), f.name);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+      Deno.removeSync(t, { recursive: true });
+    }
+  },
 });

@@ -39,9 +39,14 @@ Deno.test("CallTracker keeps ended calls for the grace period only", () => {
 });
 
 Deno.test("configDiff masks secrets and shows the added server", () => {
-  const before = JSON.stringify({ mcpServers: { a: { command: "node", env: { API_KEY: "hunter2" } } } });
+  const before = JSON.stringify({
+    mcpServers: { a: { command: "node", env: { API_KEY: "hunter2" } } },
+  });
   const after = JSON.stringify({
-    mcpServers: { a: { command: "node", env: { API_KEY: "hunter3" } }, evil: { command: "curl", args: ["https://x.example/AbC123dEf456GhI789jKl"] } },
+    mcpServers: {
+      a: { command: "node", env: { API_KEY: "hunter3" } },
+      evil: { command: "curl", args: ["https://x.example/AbC123dEf456GhI789jKl"] },
+    },
   });
   const d = configDiff(before, after).join("\n");
   assert.match(d, /\+ mcpServers\.evil\.command: curl/);
@@ -55,7 +60,10 @@ Deno.test("snapshotConfigs: versions on change, unchanged kept, tainted content 
     const cfg = `${t}/.claude.json`;
     const state = `${t}/state`;
     Deno.writeTextFileSync(cfg, '{"mcpServers":{}}');
-    assert.deepEqual(snapshotConfigs(state, [cfg, `${t}/none.json`], 1000).map((r) => r.state), ["saved", "absent"]);
+    assert.deepEqual(snapshotConfigs(state, [cfg, `${t}/none.json`], 1000).map((r) => r.state), [
+      "saved",
+      "absent",
+    ]);
     assert.equal(snapshotConfigs(state, [cfg], 2000)[0].state, "unchanged");
     const dir = snapshotDir(state, cfg);
     assert.equal((Deno.statSync(listVersions(dir)[0].file).mode ?? 0) & 0o777, 0o600);
@@ -66,8 +74,15 @@ Deno.test("snapshotConfigs: versions on change, unchanged kept, tainted content 
     Deno.writeTextFileSync(cfg, '{"mcpServers":{"evil":{}}}');
     Deno.writeTextFileSync(`${dir}/tainted.json`, "[]");
     const mon = new FsMonitor({
-      server: "fs", home: t, cwd: `${t}/proj`, stateDir: state, roots: () => [], inFlight: () => [],
-      report: () => {}, configFiles: [cfg], watch: () => () => {},
+      server: "fs",
+      home: t,
+      cwd: `${t}/proj`,
+      stateDir: state,
+      roots: () => [],
+      inFlight: () => [],
+      report: () => {},
+      configFiles: [cfg],
+      watch: () => () => {},
     });
     mon.handle({ kind: "modify", paths: [cfg] });
     assert.equal(readTainted(dir).length, 1);
@@ -82,13 +97,25 @@ Deno.test("FsMonitor.watchPlan: home shallow, credential dirs and roots deep, ne
   const t = tempHome();
   try {
     const mon = new FsMonitor({
-      server: "fs", home: t, cwd: `${t}/proj`, stateDir: `${t}/state`, roots: () => [t, `${t}/proj`],
-      inFlight: () => [], report: () => {}, watch: () => () => {},
+      server: "fs",
+      home: t,
+      cwd: `${t}/proj`,
+      stateDir: `${t}/state`,
+      roots: () => [t, `${t}/proj`],
+      inFlight: () => [],
+      report: () => {},
+      watch: () => () => {},
     });
     const plan = mon.watchPlan();
     assert.deepEqual(plan.find((p) => p.path === t), { path: t, recursive: false });
-    assert.deepEqual(plan.find((p) => p.path === `${t}/.ssh`), { path: `${t}/.ssh`, recursive: true });
-    assert.deepEqual(plan.find((p) => p.path === `${t}/proj`), { path: `${t}/proj`, recursive: true });
+    assert.deepEqual(plan.find((p) => p.path === `${t}/.ssh`), {
+      path: `${t}/.ssh`,
+      recursive: true,
+    });
+    assert.deepEqual(plan.find((p) => p.path === `${t}/proj`), {
+      path: `${t}/proj`,
+      recursive: true,
+    });
     assert.ok(!plan.some((p) => p.path === `${t}/.aws`), "missing paths are not watched");
   } finally {
     Deno.removeSync(t, { recursive: true });
@@ -118,10 +145,14 @@ Deno.test("FsMonitor (real Deno.watchFs): sensitive write attributed to the call
     calls.start(7, "write_file");
     Deno.writeTextFileSync(`${t}/proj/.git/config`, "[core]\n\tsshCommand = evil\n");
     Deno.writeTextFileSync(`${t}/.ssh/authorized_keys`, "ssh-ed25519 AAAA attacker\n");
-    Deno.writeTextFileSync(cfg, '{"mcpServers":{"ok":{"command":"node"},"evil":{"command":"curl"}}}');
+    Deno.writeTextFileSync(
+      cfg,
+      '{"mcpServers":{"ok":{"command":"node"},"evil":{"command":"curl"}}}',
+    );
     Deno.writeTextFileSync(`${t}/proj/notes.txt`, "fine");
     calls.end(7);
-    await until(() => found.some((f) => f.rule === "l4-mcp-config-changed") &&
+    await until(() =>
+      found.some((f) => f.rule === "l4-mcp-config-changed") &&
       found.filter((f) => f.rule === "l4-fs-sensitive-write").length >= 2, "findings");
     const git = found.find((f) => f.evidence === `${t}/proj/.git/config`)!;
     assert.equal(git.tool, "write_file");
@@ -129,8 +160,13 @@ Deno.test("FsMonitor (real Deno.watchFs): sensitive write attributed to the call
     assert.ok(found.some((f) => f.evidence === `${t}/.ssh/authorized_keys`));
     const c = found.find((f) => f.rule === "l4-mcp-config-changed")!;
     assert.match(c.message, /mcp-watchdog restore --state-dir/);
-    assert.ok((c.details!.diff as string[]).some((l) => l.includes("+ mcpServers.evil.command: curl")));
-    assert.ok(!found.some((f) => f.evidence === `${t}/proj/notes.txt`), "an ordinary write in scope is silent");
+    assert.ok(
+      (c.details!.diff as string[]).some((l) => l.includes("+ mcpServers.evil.command: curl")),
+    );
+    assert.ok(
+      !found.some((f) => f.evidence === `${t}/proj/notes.txt`),
+      "an ordinary write in scope is silent",
+    );
   } finally {
     mon.stop();
     Deno.removeSync(t, { recursive: true });
@@ -141,9 +177,15 @@ Deno.test("FsMonitor: unattributed write outside the scope is ignored, outside-s
   const found: Finding[] = [];
   let calls: { id: number; tool: string; since: number }[] = [];
   const mon = new FsMonitor({
-    server: "fs", home: "/home/u", cwd: "/home/u/proj", stateDir: "/home/u/.mcp-watchdog",
-    roots: () => ["/home/u/proj"], inFlight: () => calls, report: (f) => found.push(f),
-    configFiles: [], watch: () => () => {},
+    server: "fs",
+    home: "/home/u",
+    cwd: "/home/u/proj",
+    stateDir: "/home/u/.mcp-watchdog",
+    roots: () => ["/home/u/proj"],
+    inFlight: () => calls,
+    report: (f) => found.push(f),
+    configFiles: [],
+    watch: () => () => {},
   });
   mon.handle({ kind: "create", paths: ["/home/u/other.txt"] });
   assert.equal(found.length, 0);

@@ -4,7 +4,11 @@ import { runRestore } from "../src/cli/restore.ts";
 
 function io(stateDir: string) {
   const out: string[] = [], err: string[] = [];
-  return { out, err, io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), stateDir } };
+  return {
+    out,
+    err,
+    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), stateDir },
+  };
 }
 
 Deno.test("restore: --list shows changed files; PATH restores the snapshot and keeps a backup", async () => {
@@ -32,7 +36,9 @@ Deno.test("restore: --list shows changed files; PATH restores the snapshot and k
     assert.equal(Deno.readTextFileSync(cfg), good);
     assert.match(r.out.join(""), /restored /);
     const snapDir = [...Deno.readDirSync(`${t}/state/snapshots`)][0].name;
-    const baks = [...Deno.readDirSync(`${t}/state/snapshots/${snapDir}`)].filter((e) => e.name.endsWith(".bak"));
+    const baks = [...Deno.readDirSync(`${t}/state/snapshots/${snapDir}`)].filter((e) =>
+      e.name.endsWith(".bak")
+    );
     assert.equal(baks.length, 1);
     assert.equal(Deno.readTextFileSync(`${t}/state/snapshots/${snapDir}/${baks[0].name}`), evil);
 
@@ -52,7 +58,13 @@ Deno.test("restore: a deleted config comes back; an unknown path and bad options
     snapshotConfigs(`${t}/state`, [cfg]);
     Deno.removeSync(cfg);
     const r = io(`${t}/state`);
-    assert.equal(await runRestore(["--state-dir", `${t}/state`, "--all"], { ...r.io, stateDir: "/nonexistent" }), 0);
+    assert.equal(
+      await runRestore(["--state-dir", `${t}/state`, "--all"], {
+        ...r.io,
+        stateDir: "/nonexistent",
+      }),
+      0,
+    );
     assert.equal(Deno.readTextFileSync(cfg), "{}");
     const u = io(`${t}/state`);
     assert.equal(await runRestore([`${t}/other.json`], u.io), 1);

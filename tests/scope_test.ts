@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { DEFAULT_CONFIG, type WatchdogConfig } from "../src/config.ts";
-import { argumentStrings, createScopeDetector, ROOTS_NS, type ScopeHost } from "../src/detectors/scope.ts";
+import {
+  argumentStrings,
+  createScopeDetector,
+  ROOTS_NS,
+  type ScopeHost,
+} from "../src/detectors/scope.ts";
 import type { DetectorEnv, JsonRpcMessage, MessageVerdict } from "../src/pipeline/detector.ts";
 import {
   inDeclaredScope,
@@ -41,7 +46,10 @@ Deno.test("sensitiveLocation: the listed locations, case-insensitively", () => {
     rule("/home/u/Library/Application Support/Claude/claude_desktop_config.json"),
     "l4-sensitive-mcp-config",
   );
-  assert.equal(rule("/home/u/.config/Claude/claude_desktop_config.json"), "l4-sensitive-mcp-config");
+  assert.equal(
+    rule("/home/u/.config/Claude/claude_desktop_config.json"),
+    "l4-sensitive-mcp-config",
+  );
 });
 
 Deno.test("sensitiveLocation: ordinary files are not sensitive (false-positive guard)", () => {
@@ -69,10 +77,20 @@ Deno.test("sensitiveLocation: client rule files are write-only sensitive", () =>
 });
 
 Deno.test("isWriteTool from names and annotations", () => {
-  for (const n of ["write_file", "edit_file", "create_directory", "move_file", "deleteFile", "fs.rm"]) {
+  for (
+    const n of ["write_file", "edit_file", "create_directory", "move_file", "deleteFile", "fs.rm"]
+  ) {
     assert.ok(isWriteTool(n), n);
   }
-  for (const n of ["read_text_file", "list_directory", "search_files", "get_file_info", "directory_tree"]) {
+  for (
+    const n of [
+      "read_text_file",
+      "list_directory",
+      "search_files",
+      "get_file_info",
+      "directory_tree",
+    ]
+  ) {
     assert.ok(!isWriteTool(n), n);
   }
   assert.ok(isWriteTool("sync", { destructiveHint: true }));
@@ -84,7 +102,17 @@ Deno.test("isWriteTool from names and annotations", () => {
 Deno.test("serverRootsFromCommand keeps existing directories, skips flags, specs and scripts", () => {
   const dirs = new Set(["/w", "/home/u/proj", "/srv/app"]);
   const roots = serverRootsFromCommand(
-    ["deno", "run", "-A", "npm:@modelcontextprotocol/server-filesystem", "/w", "~/proj", "stdio", "/srv/app/main.js", "/nope"],
+    [
+      "deno",
+      "run",
+      "-A",
+      "npm:@modelcontextprotocol/server-filesystem",
+      "/w",
+      "~/proj",
+      "stdio",
+      "/srv/app/main.js",
+      "/nope",
+    ],
     { home: H, cwd: "/" },
     (p) => dirs.has(p),
   );
@@ -93,7 +121,9 @@ Deno.test("serverRootsFromCommand keeps existing directories, skips flags, specs
 
 Deno.test("rootsFromListResult takes file roots only", () => {
   assert.deepEqual(
-    rootsFromListResult({ roots: [{ uri: "file:///w/a%20b/" }, { uri: "https://x/y" }, { name: "n" }] }, {
+    rootsFromListResult({
+      roots: [{ uri: "file:///w/a%20b/" }, { uri: "https://x/y" }, { name: "n" }],
+    }, {
       home: H,
       cwd: "/",
     }),
@@ -108,14 +138,20 @@ Deno.test("inDeclaredScope and mcpClientConfigFiles", () => {
   const files = mcpClientConfigFiles(H, "/home/u/proj");
   assert.ok(files.includes("/home/u/.claude.json"));
   assert.ok(files.includes("/home/u/proj/.mcp.json"));
-  assert.ok(files.every((f) => sensitiveLocation(f, H) !== undefined), "every config file is sensitive");
+  assert.ok(
+    files.every((f) => sensitiveLocation(f, H) !== undefined),
+    "every config file is sensitive",
+  );
 });
 
 Deno.test("argumentStrings walks nested arguments with pointers and keys", () => {
-  assert.deepEqual(argumentStrings({ paths: ["/a"], o: { "x/y": "v" }, n: 1 }, "/params/arguments"), [
-    { path: "/params/arguments/paths/0", key: "paths", text: "/a" },
-    { path: "/params/arguments/o/x~1y", key: "x/y", text: "v" },
-  ]);
+  assert.deepEqual(
+    argumentStrings({ paths: ["/a"], o: { "x/y": "v" }, n: 1 }, "/params/arguments"),
+    [
+      { path: "/params/arguments/paths/0", key: "paths", text: "/a" },
+      { path: "/params/arguments/o/x~1y", key: "x/y", text: "v" },
+    ],
+  );
 });
 
 // ---- the detector ----
@@ -150,7 +186,10 @@ Deno.test("scope detector: E1 writes refused, ordinary write kept (HOME is the s
   assert.match(a!.block!.message, /l4-sensitive-git/);
   assert.equal(a!.findings[0].path, "/params/arguments/path");
   assert.equal(a!.findings[0].layer, "L4-scope");
-  assert.match(call("write_file", { path: `${w}/.mcp.json`, content: "{}" })!.block!.message, /mcp-config/);
+  assert.match(
+    call("write_file", { path: `${w}/.mcp.json`, content: "{}" })!.block!.message,
+    /mcp-config/,
+  );
   const trav = call("write_file", { path: `${w}/src/../../.ssh/authorized_keys`, content: "k" });
   assert.match(trav!.block!.message, /l4-sensitive-credentials/);
   assert.equal(call("write_file", { path: `${w}/src/notes.txt`, content: "hello" }), undefined);
@@ -164,28 +203,55 @@ Deno.test("scope detector: reads in scope pass; only the sensitive list is refus
   assert.equal(call("read_text_file", { path: "/home/u/proj/.env.example" }), undefined);
   // A read outside the scope is the server's business, not a Layer 4 refusal.
   assert.equal(call("read_text_file", { path: "/etc/hostname" }), undefined);
-  assert.match(call("read_text_file", { path: "/home/u/proj/.env" })!.block!.message, /l4-sensitive-env/);
+  assert.match(
+    call("read_text_file", { path: "/home/u/proj/.env" })!.block!.message,
+    /l4-sensitive-env/,
+  );
   assert.match(call("read_file", { path: "~/.aws/credentials" })!.block!.message, /credentials/);
-  assert.ok(call("read_multiple_files", { paths: ["/home/u/proj/a", "/home/u/.ssh/id_ed25519"] })?.block);
+  assert.ok(
+    call("read_multiple_files", { paths: ["/home/u/proj/a", "/home/u/.ssh/id_ed25519"] })?.block,
+  );
 });
 
 Deno.test("scope detector: write outside the declared scope, and the tricks", () => {
   const { call } = setup({ allowPaths: ["/home/u/proj"] });
   const out = call("write_file", { path: "/tmp/x.sh", content: "echo" });
   assert.match(out!.block!.message, /l4-write-outside-scope/);
-  assert.ok(call("write_file", { path: "/home/u/proj/../other/x", content: "" })?.block, "traversal");
-  assert.ok(call("write_file", { path: "/home/u/proj/%2e%2e/other/x", content: "" })?.block, "percent");
-  assert.ok(call("write_file", { path: "/home/u/proj/%252e%252e/other", content: "" })?.block, "double");
+  assert.ok(
+    call("write_file", { path: "/home/u/proj/../other/x", content: "" })?.block,
+    "traversal",
+  );
+  assert.ok(
+    call("write_file", { path: "/home/u/proj/%2e%2e/other/x", content: "" })?.block,
+    "percent",
+  );
+  assert.ok(
+    call("write_file", { path: "/home/u/proj/%252e%252e/other", content: "" })?.block,
+    "double",
+  );
   assert.ok(call("write_file", { path: "file:///home/u/other/x", content: "" })?.block, "file URI");
   assert.ok(call("create_directory", { path: "/home/u/projX" })?.block, "prefix sibling");
   assert.ok(
     call("move_file", { source: "/home/u/proj/a", destination: "/home/u/elsewhere/a" })?.block,
     "move destination",
   );
-  assert.ok(call("move_file", { source: "/elsewhere/a", destination: "/home/u/proj/a" })?.block, "move source");
-  assert.equal(call("copy_file", { source: "/elsewhere/a", destination: "/home/u/proj/a" }), undefined);
-  assert.equal(call("write_file", { path: "notes/today.md", content: "/tmp/x" }), undefined, "relative, content");
-  assert.equal(call("edit_file", { path: "/home/u/proj/a.ts", edits: [{ oldText: "/x", newText: "/y" }] }), undefined);
+  assert.ok(
+    call("move_file", { source: "/elsewhere/a", destination: "/home/u/proj/a" })?.block,
+    "move source",
+  );
+  assert.equal(
+    call("copy_file", { source: "/elsewhere/a", destination: "/home/u/proj/a" }),
+    undefined,
+  );
+  assert.equal(
+    call("write_file", { path: "notes/today.md", content: "/tmp/x" }),
+    undefined,
+    "relative, content",
+  );
+  assert.equal(
+    call("edit_file", { path: "/home/u/proj/a.ts", edits: [{ oldText: "/x", newText: "/y" }] }),
+    undefined,
+  );
 });
 
 Deno.test("scope detector: no declared scope means only sensitive locations are refused", () => {
@@ -198,7 +264,11 @@ Deno.test("scope detector: loose path-looking strings are checked for sensitive 
   const { call } = setup({ allowPaths: ["/home/u/proj"] });
   assert.ok(call("run", { args: ["cat", "/home/u/.ssh/id_rsa"] })?.block);
   assert.equal(call("send_email", { to: "a@b.c", body: "see ~/.ssh/config" }), undefined);
-  assert.equal(call("search", { query: "/home/u/.ssh" }), undefined, "content-like keys are never paths");
+  assert.equal(
+    call("search", { query: "/home/u/.ssh" }),
+    undefined,
+    "content-like keys are never paths",
+  );
 });
 
 Deno.test("scope detector: server command-line roots and client roots declare the scope", () => {
@@ -208,8 +278,17 @@ Deno.test("scope detector: server command-line roots and client roots declare th
   assert.equal(call("write_file", { path: "/srv/data/x", content: "" }), undefined);
   assert.ok(call("write_file", { path: "/srv/other/x", content: "" })?.block);
   // The client answers the server's roots/list with a root: it joins the scope.
-  const answer: JsonRpcMessage = { jsonrpc: "2.0", id: 0, result: { roots: [{ uri: "file:///home/u/work" }] } };
-  detector.inspect(answer, { server: "fs", direction: "client_to_server", method: "roots/list", id: 0 }, env);
+  const answer: JsonRpcMessage = {
+    jsonrpc: "2.0",
+    id: 0,
+    result: { roots: [{ uri: "file:///home/u/work" }] },
+  };
+  detector.inspect(answer, {
+    server: "fs",
+    direction: "client_to_server",
+    method: "roots/list",
+    id: 0,
+  }, env);
   assert.deepEqual(store.get(ROOTS_NS, "sess|fs-1")?.value, ["/home/u/work"]);
   assert.equal(call("write_file", { path: "/home/u/work/y", content: "" }), undefined);
 });
@@ -228,10 +307,21 @@ Deno.test("scope detector: symlink out of scope into ~/.ssh is refused (real tem
         return undefined;
       }
     };
-    const { call } = setup({ allowPaths: [`${dir}/proj`] }, { home: dir, cwd: `${dir}/proj`, realPath });
-    assert.match(call("write_file", { path: `${dir}/proj/keys/authorized_keys`, content: "k" })!.block!.message, /credentials/);
+    const { call } = setup({ allowPaths: [`${dir}/proj`] }, {
+      home: dir,
+      cwd: `${dir}/proj`,
+      realPath,
+    });
+    assert.match(
+      call("write_file", { path: `${dir}/proj/keys/authorized_keys`, content: "k" })!.block!
+        .message,
+      /credentials/,
+    );
     assert.match(call("read_text_file", { path: "keys/id_rsa" })!.block!.message, /credentials/);
-    assert.match(call("write_file", { path: `${dir}/proj/tmp/evil`, content: "" })!.block!.message, /outside/);
+    assert.match(
+      call("write_file", { path: `${dir}/proj/tmp/evil`, content: "" })!.block!.message,
+      /outside/,
+    );
     assert.equal(call("write_file", { path: `${dir}/proj/new.txt`, content: "" }), undefined);
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -241,13 +331,23 @@ Deno.test("scope detector: symlink out of scope into ~/.ssh is refused (real tem
 Deno.test("scope detector: resources/read of a sensitive file URI is refused", () => {
   const { detector, env } = setup();
   const v = detector.inspect(
-    { jsonrpc: "2.0", id: 9, method: "resources/read", params: { uri: "file:///home/u/.aws/credentials" } },
+    {
+      jsonrpc: "2.0",
+      id: 9,
+      method: "resources/read",
+      params: { uri: "file:///home/u/.aws/credentials" },
+    },
     { server: "fs", direction: "client_to_server", method: "resources/read", id: 9 },
     env,
   );
   assert.ok(v?.block);
   const ok = detector.inspect(
-    { jsonrpc: "2.0", id: 10, method: "resources/read", params: { uri: "file:///home/u/proj/README.md" } },
+    {
+      jsonrpc: "2.0",
+      id: 10,
+      method: "resources/read",
+      params: { uri: "file:///home/u/proj/README.md" },
+    },
     { server: "fs", direction: "client_to_server", method: "resources/read", id: 10 },
     env,
   );
@@ -257,17 +357,19 @@ Deno.test("scope detector: resources/read of a sensitive file URI is refused", (
 Deno.test("scope detector: pinned annotations make an oddly named tool a write", () => {
   const { call, store } = setup({ allowPaths: ["/home/u/proj"] });
   assert.equal(call("sync_to", { path: "/tmp/out" }), undefined);
-  store.put("pins:fs-1", "tool:sync_to", { def: { name: "sync_to", annotations: { destructiveHint: true } } });
+  store.put("pins:fs-1", "tool:sync_to", {
+    def: { name: "sync_to", annotations: { destructiveHint: true } },
+  });
   assert.ok(call("sync_to", { path: "/tmp/out" })?.block);
 });
 
 // ---- end to end: server-filesystem behind the proxy (real processes, real files) ----
 
-
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
 
 Deno.test({
-  name: "e2e: server-filesystem behind the proxy: sensitive and out-of-scope writes refused, tricks too",
+  name:
+    "e2e: server-filesystem behind the proxy: sensitive and out-of-scope writes refused, tricks too",
   ...SDK_TEST,
   async fn() {
     const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-scope-" }));
@@ -293,26 +395,72 @@ Deno.test({
       }, `${name} ${JSON.stringify(args)}`);
     };
     try {
-      await refused("write_file", { path: `${w}/.git/config`, content: "[core]\n\tsshCommand = x" }, /l4-sensitive-git/);
-      await refused("write_file", { path: `${w}/.mcp.json`, content: "{}" }, /l4-sensitive-mcp-config/);
-      await refused("write_file", { path: `${w}/src/../../.ssh/authorized_keys`, content: "k" }, /l4-sensitive-credentials/);
-      await refused("write_file", { path: `${w}/%2e%2e/.ssh/authorized_keys`, content: "k" }, /l4-sensitive-credentials/);
-      await refused("write_file", { path: `${w}/keys/authorized_keys`, content: "k" }, /l4-sensitive-credentials/);
-      await refused("write_file", { path: `${w}/out/dropped.sh`, content: "x" }, /l4-write-outside-scope/);
-      await refused("write_file", { path: `${w}/../escape.txt`, content: "x" }, /l4-write-outside-scope/);
+      await refused(
+        "write_file",
+        { path: `${w}/.git/config`, content: "[core]\n\tsshCommand = x" },
+        /l4-sensitive-git/,
+      );
+      await refused(
+        "write_file",
+        { path: `${w}/.mcp.json`, content: "{}" },
+        /l4-sensitive-mcp-config/,
+      );
+      await refused(
+        "write_file",
+        { path: `${w}/src/../../.ssh/authorized_keys`, content: "k" },
+        /l4-sensitive-credentials/,
+      );
+      await refused(
+        "write_file",
+        { path: `${w}/%2e%2e/.ssh/authorized_keys`, content: "k" },
+        /l4-sensitive-credentials/,
+      );
+      await refused(
+        "write_file",
+        { path: `${w}/keys/authorized_keys`, content: "k" },
+        /l4-sensitive-credentials/,
+      );
+      await refused(
+        "write_file",
+        { path: `${w}/out/dropped.sh`, content: "x" },
+        /l4-write-outside-scope/,
+      );
+      await refused(
+        "write_file",
+        { path: `${w}/../escape.txt`, content: "x" },
+        /l4-write-outside-scope/,
+      );
       await refused("read_text_file", { path: "~/.ssh/id_rsa" }, /l4-sensitive-credentials/);
       await refused("write_file", { path: `${w}/.env`, content: "A=1" }, /l4-sensitive-env/);
       // Nothing reached the disk.
-      for (const p of [`${w}/.git/config`, `${w}/.mcp.json`, `${t}/.ssh/authorized_keys`, `${outside}/dropped.sh`, `${t}/escape.txt`, `${w}/.env`]) {
+      for (
+        const p of [
+          `${w}/.git/config`,
+          `${w}/.mcp.json`,
+          `${t}/.ssh/authorized_keys`,
+          `${outside}/dropped.sh`,
+          `${t}/escape.txt`,
+          `${w}/.env`,
+        ]
+      ) {
         assert.ok(!existsSync(p), p);
       }
       // Ordinary work is untouched (false-positive guards).
-      const ok = await client.callTool({ name: "write_file", arguments: { path: `${w}/src/notes.txt`, content: "hello" } });
+      const ok = await client.callTool({
+        name: "write_file",
+        arguments: { path: `${w}/src/notes.txt`, content: "hello" },
+      });
       assert.ok(!ok.isError);
       assert.equal(Deno.readTextFileSync(`${w}/src/notes.txt`), "hello");
-      const readme = await client.callTool({ name: "read_text_file", arguments: { path: `${w}/README.md` } });
+      const readme = await client.callTool({
+        name: "read_text_file",
+        arguments: { path: `${w}/README.md` },
+      });
       assert.match(JSON.stringify(readme.content), /# hello/);
-      const head = await client.callTool({ name: "read_text_file", arguments: { path: `${w}/.git/HEAD` } });
+      const head = await client.callTool({
+        name: "read_text_file",
+        arguments: { path: `${w}/.git/HEAD` },
+      });
       assert.match(JSON.stringify(head.content), /refs\/heads\/main/);
       const list = await client.callTool({ name: "list_directory", arguments: { path: w } });
       assert.match(JSON.stringify(list.content), /README\.md/);

@@ -145,9 +145,9 @@ Deno.test("wrap: an unparseable config is reported and left alone; bad options a
 });
 
 Deno.test("renderDiff: hunks with context, secrets masked, unchanged lines not repeated", () => {
-  const text = "a\nb\nc KEY\nd\ne\nf\ng\nh\ni\nj\n";
+  const text = "a\nb\nc KEYS\nd\ne\nf\ng\nh\ni\nj\n";
   const start = text.indexOf("c"), end = start + 1;
-  const diff = renderDiff("/x", text, [{ start, end, text: "C" }, { start: text.indexOf("j"), end: text.indexOf("j") + 1, text: "J" }], ["KEY"]);
+  const diff = renderDiff("/x", text, [{ start, end, text: "C" }, { start: text.indexOf("j"), end: text.indexOf("j") + 1, text: "J" }], ["KEYS"]);
   assert.equal(
     diff,
     "--- /x\n+++ /x\n@@ -1,5 +1,5 @@\n a\n b\n-c ***\n+C ***\n d\n e\n@@ -8,4 +8,4 @@\n h\n i\n-j\n+J\n \n",

@@ -208,7 +208,11 @@ function privateDir(dir: string): void {
  * when the content changed since the newest one, unless that content was seen appearing during
  * a session (tainted: an attacker's edit must not become the baseline).
  */
-export function snapshotConfigs(stateDir: string, files: readonly string[], now = Date.now()): SnapshotResult[] {
+export function snapshotConfigs(
+  stateDir: string,
+  files: readonly string[],
+  now = Date.now(),
+): SnapshotResult[] {
   const out: SnapshotResult[] = [];
   for (const path of files) {
     const bytes = readBytes(path);
@@ -219,7 +223,9 @@ export function snapshotConfigs(stateDir: string, files: readonly string[], now 
     const sha = sha256HexBytes(bytes);
     const dir = snapshotDir(stateDir, path);
     const newest = listVersions(dir)[0];
-    if (newest && newest.sha8 === sha.slice(0, 8) && sha256HexBytes(readFileSync(newest.file)) === sha) {
+    if (
+      newest && newest.sha8 === sha.slice(0, 8) && sha256HexBytes(readFileSync(newest.file)) === sha
+    ) {
       out.push({ path, state: "unchanged" });
       continue;
     }
@@ -268,6 +274,7 @@ export function configDiff(before: string | undefined, after: string | undefined
     const colon = l.indexOf(": ");
     if (colon < 0) return safeExcerpt(l, 240);
     // The key path stays readable; the value is masked (secret keys) or excerpted safely.
+    // deno-lint-ignore no-control-regex
     const key = l.slice(0, colon).replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
     if (SECRET_KEY.test(key)) return `${key}: [masked]`;
     return `${key}: ${safeExcerpt(l.slice(colon + 2), 200)}`;
@@ -395,7 +402,9 @@ export class FsMonitor {
     const { call, all } = this.#attribution();
     if (!call && !hit) return; // an unattributed write outside the scope is someone else's
     if (this.#cooling(path)) return;
-    const who = call ? `during ${this.#o.server}'s ${call.tool} call` : "with no tool call in flight";
+    const who = call
+      ? `during ${this.#o.server}'s ${call.tool} call`
+      : "with no tool call in flight";
     this.#o.report({
       layer: "L4-scope",
       rule: hit ? "l4-fs-sensitive-write" : "l4-fs-write-outside-scope",
@@ -430,14 +439,23 @@ export class FsMonitor {
       privateDir(dir);
       const tainted = readTainted(dir);
       if (!tainted.includes(sha)) {
-        writeFileSync(`${dir}/tainted.json`, JSON.stringify([...tainted, sha].slice(-50)), { mode: 0o600 });
-        if (!existsSync(`${dir}/meta.json`)) writeFileSync(`${dir}/meta.json`, JSON.stringify({ path }), { mode: 0o600 });
+        writeFileSync(`${dir}/tainted.json`, JSON.stringify([...tainted, sha].slice(-50)), {
+          mode: 0o600,
+        });
+        if (!existsSync(`${dir}/meta.json`)) {
+          writeFileSync(`${dir}/meta.json`, JSON.stringify({ path }), { mode: 0o600 });
+        }
       }
     }
     const dec = new TextDecoder();
-    const diff = configDiff(before ? dec.decode(before) : undefined, bytes ? dec.decode(bytes) : undefined);
+    const diff = configDiff(
+      before ? dec.decode(before) : undefined,
+      bytes ? dec.decode(bytes) : undefined,
+    );
     const { call, all } = this.#attribution();
-    const who = call ? `during ${this.#o.server}'s ${call.tool} call` : "with no tool call in flight";
+    const who = call
+      ? `during ${this.#o.server}'s ${call.tool} call`
+      : "with no tool call in flight";
     this.#o.report({
       layer: "L4-scope",
       rule: "l4-mcp-config-changed",

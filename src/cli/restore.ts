@@ -92,7 +92,11 @@ function entryFor(path: string, dir: string): Entry {
   if (!v) return { path, dir, status: "no snapshot" };
   const cur = read(path);
   const snap = read(v.file);
-  const status = !cur ? "missing" : snap && sha256HexBytes(cur) === sha256HexBytes(snap) ? "unchanged" : "changed";
+  const status = !cur
+    ? "missing"
+    : snap && sha256HexBytes(cur) === sha256HexBytes(snap)
+    ? "unchanged"
+    : "changed";
   return { path, dir, snapshot: v.file, snapshotTs: v.ts, status };
 }
 
@@ -137,7 +141,9 @@ export async function runRestore(args: readonly string[], io: RestoreIo): Promis
       io.stdout(`${e.status.padEnd(11)} ${e.path}  (snapshot ${when})\n`);
     }
     const changed = all.filter((e) => e.status === "changed" || e.status === "missing").length;
-    if (changed > 0) io.stdout(`${changed} file(s) differ from their snapshot: mcp-watchdog restore --all\n`);
+    if (changed > 0) {
+      io.stdout(`${changed} file(s) differ from their snapshot: mcp-watchdog restore --all\n`);
+    }
     return 0;
   }
 
@@ -169,7 +175,11 @@ export async function runRestore(args: readonly string[], io: RestoreIo): Promis
       continue;
     }
     const diff = configDiff(cur ? dec.decode(cur) : undefined, dec.decode(snap));
-    io.stdout(`${v["dry-run"] ? "would restore" : "restoring"} ${t.path} (snapshot ${new Date(t.snapshotTs!).toISOString()}):\n`);
+    io.stdout(
+      `${v["dry-run"] ? "would restore" : "restoring"} ${t.path} (snapshot ${
+        new Date(t.snapshotTs!).toISOString()
+      }):\n`,
+    );
     for (const l of diff) io.stdout(`    ${l}\n`);
     if (v["dry-run"]) continue;
     try {
@@ -182,7 +192,9 @@ export async function runRestore(args: readonly string[], io: RestoreIo): Promis
       renameSync(tmp, t.path);
       io.stdout(`restored ${t.path}\n`);
     } catch (e) {
-      io.stderr(`mcp-watchdog restore: cannot restore ${t.path}: ${e instanceof Error ? e.message : e}\n`);
+      io.stderr(
+        `mcp-watchdog restore: cannot restore ${t.path}: ${e instanceof Error ? e.message : e}\n`,
+      );
       failed = true;
     }
   }

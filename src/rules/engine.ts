@@ -89,7 +89,8 @@ export class KeywordMatcher {
   readonly #fail: Int32Array;
   readonly #out: number[][]; // keyword ids ending at each state (with the fail chain folded in)
   readonly #count: number;
-  readonly #nonAscii: boolean; // whether any keyword has a non-ASCII character
+  readonly #nonAscii: boolean;
+  readonly #hasOut: Uint8Array; // whether any keyword has a non-ASCII character
 
   constructor(keywords: readonly string[]) {
     this.#count = keywords.length;
@@ -147,6 +148,7 @@ export class KeywordMatcher {
     this.#other = gotoOther;
     this.#fail = fail;
     this.#out = out;
+    this.#hasOut = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
   }
 
   /** Flags (1 = present) for every keyword, by id. */
@@ -155,6 +157,7 @@ export class KeywordMatcher {
     if (this.#count === 0) return present;
     const ascii = this.#ascii;
     const out = this.#out;
+    const hasOut = this.#hasOut;
     let st = 0;
     let left = this.#count;
     for (let i = 0; i < text.length; i++) {
@@ -170,9 +173,8 @@ export class KeywordMatcher {
         }
         st = this.#step(st, c);
       }
-      const o = out[st];
-      if (o.length) {
-        for (const id of o) {
+      if (hasOut[st]) {
+        for (const id of out[st]) {
           if (!present[id]) {
             present[id] = 1;
             if (--left === 0) return present;
