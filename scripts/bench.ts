@@ -18,7 +18,11 @@ import { MemoryStore } from "../src/store/memory_store.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { calls: { type: "string", default: "2000" }, big: { type: "string", default: "10" }, json: { type: "boolean" } },
+  options: {
+    calls: { type: "string", default: "2000" },
+    big: { type: "string", default: "10" },
+    json: { type: "boolean" },
+  },
 });
 const CALLS = Number(values.calls), BIG = Number(values.big), MB = 1_000_000;
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -47,7 +51,12 @@ const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p *
 
 /** A raw NDJSON client (no SDK validation in the way), so that what is timed is the middle. */
 async function measure(command: string[]): Promise<Figures> {
-  const child = new Deno.Command(command[0], { args: command.slice(1), stdin: "piped", stdout: "piped", stderr: "null" }).spawn();
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
   const writer = child.stdin.getWriter();
   const reader = child.stdout.getReader();
   const enc = new TextEncoder(), dec = new TextDecoder();
@@ -55,7 +64,9 @@ async function measure(command: string[]): Promise<Figures> {
   let id = 0;
   const call = async (method: string, params: unknown) => {
     const my = ++id;
-    await writer.write(enc.encode(JSON.stringify({ jsonrpc: "2.0", id: my, method, params }) + "\n"));
+    await writer.write(
+      enc.encode(JSON.stringify({ jsonrpc: "2.0", id: my, method, params }) + "\n"),
+    );
     while (true) {
       const nl = buf.indexOf("\n");
       if (nl >= 0) {
@@ -69,10 +80,17 @@ async function measure(command: string[]): Promise<Figures> {
       buf += dec.decode(value, { stream: true });
     }
   };
-  await call("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } });
+  await call("initialize", {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "bench", version: "1" },
+  });
   await writer.write(enc.encode('{"jsonrpc":"2.0","method":"notifications/initialized"}\n'));
   await call("tools/list", {});
-  const small = { name: "echo", arguments: { text: "Hello from the benchmark: list the files under src/ and summarise them." } };
+  const small = {
+    name: "echo",
+    arguments: { text: "Hello from the benchmark: list the files under src/ and summarise them." },
+  };
   for (let i = 0; i < 200; i++) await call("tools/call", small);
   const lat: number[] = [];
   for (let i = 0; i < CALLS; i++) {
@@ -83,7 +101,9 @@ async function measure(command: string[]): Promise<Figures> {
   lat.sort((a, b) => a - b);
   await call("tools/call", { name: "echo", arguments: { bytes: MB } });
   const t0 = performance.now();
-  for (let i = 0; i < BIG; i++) await call("tools/call", { name: "echo", arguments: { bytes: MB } });
+  for (let i = 0; i < BIG; i++) {
+    await call("tools/call", { name: "echo", arguments: { bytes: MB } });
+  }
   const bigMs = (performance.now() - t0) / BIG;
   const rssMb = peakRssMb(child.pid);
   await writer.close();
@@ -96,7 +116,17 @@ async function measure(command: string[]): Promise<Figures> {
 const setups: [string, string[]][] = [
   ["direct", echo],
   ["pass-through", [deno, "run", "-A", `${root}tests/fixtures/pass_through.ts`, "--", ...echo]],
-  ["mcp-watchdog", [deno, "run", "-A", `${root}cli.ts`, "--quiet", "--state-dir", state, "--", ...echo]],
+  ["mcp-watchdog", [
+    deno,
+    "run",
+    "-A",
+    `${root}cli.ts`,
+    "--quiet",
+    "--state-dir",
+    state,
+    "--",
+    ...echo,
+  ]],
 ];
 const results: Record<string, Figures> = {};
 // Interleave two rounds so that drift on a shared machine hits every setup alike; keep the best.
@@ -104,17 +134,35 @@ for (let round = 0; round < 2; round++) {
   for (const [name, cmd] of setups) {
     const f = await measure(cmd);
     const prev = results[name];
-    results[name] = prev ? { p50: Math.min(prev.p50, f.p50), p99: Math.min(prev.p99, f.p99), bigMs: Math.min(prev.bigMs, f.bigMs), rssMb: Math.max(prev.rssMb ?? 0, f.rssMb ?? 0) } : f;
+    results[name] = prev
+      ? {
+        p50: Math.min(prev.p50, f.p50),
+        p99: Math.min(prev.p99, f.p99),
+        bigMs: Math.min(prev.bigMs, f.bigMs),
+        rssMb: Math.max(prev.rssMb ?? 0, f.rssMb ?? 0),
+      }
+      : f;
   }
 }
 
 // Detector throughput in-process, all layers on.
 function scanThroughput(text: string): number {
   const det = buildDetectors(DEFAULT_CONFIG, {});
-  const inspector = new Inspector(det, { server: { name: "bench", key: "bench" }, session: "bench", store: new MemoryStore(), config: DEFAULT_CONFIG, now: () => Date.now() });
+  const inspector = new Inspector(det, {
+    server: { name: "bench", key: "bench" },
+    session: "bench",
+    store: new MemoryStore(),
+    config: DEFAULT_CONFIG,
+    now: () => Date.now(),
+  });
   const session = new ProxySession(inspector, { audit: { write() {} }, event() {} });
-  const req = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}';
-  const resp = JSON.stringify({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text }] } });
+  const req =
+    '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}';
+  const resp = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    result: { content: [{ type: "text", text }] },
+  });
   let n = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < 1500 || n < 3) {
@@ -124,23 +172,48 @@ function scanThroughput(text: string): number {
   }
   return (n * resp.length) / 1e6 / ((performance.now() - t0) / 1000);
 }
-const words = "the quick brown fox jumps over a lazy dog while reading files and listing open issues".split(" ");
+const words =
+  "the quick brown fox jumps over a lazy dog while reading files and listing open issues".split(
+    " ",
+  );
 let clean = "";
 for (let k = 0; clean.length < MB; k++) clean += words[k % words.length] + (k % 17 ? " " : ".\n");
 const nearMiss = [
-  "IMPORTANT: paths must be absolute.", "Load .env variables from .env.example first.",
-  "[USER] alice logged in", "this.addEventListener('click', fn);", "sha512-3q2+7w== integrity",
-  "commit 4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39", "<!-- build: 1234 -->", "ignore the cache and retry",
-  "\x1b[32m✓ test passed\x1b[0m", "see [docs](https://example.com/docs?page=2)",
+  "IMPORTANT: paths must be absolute.",
+  "Load .env variables from .env.example first.",
+  "[USER] alice logged in",
+  "this.addEventListener('click', fn);",
+  "sha512-3q2+7w== integrity",
+  "commit 4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+  "<!-- build: 1234 -->",
+  "ignore the cache and retry",
+  "\x1b[32m✓ test passed\x1b[0m",
+  "see [docs](https://example.com/docs?page=2)",
 ].join("\n");
 let dense = "";
 while (dense.length < MB) dense += nearMiss + "\n";
 
 function pinCost(): { listUs: number; callUs: number } {
   const det = buildDetectors(DEFAULT_CONFIG, {});
-  const inspector = new Inspector({ message: det.message, text: [] }, { server: { name: "bench", key: "bench-pins" }, session: "bench", store: new MemoryStore(), config: DEFAULT_CONFIG, now: () => Date.now() });
+  const inspector = new Inspector({ message: det.message, text: [] }, {
+    server: { name: "bench", key: "bench-pins" },
+    session: "bench",
+    store: new MemoryStore(),
+    config: DEFAULT_CONFIG,
+    now: () => Date.now(),
+  });
   const session = new ProxySession(inspector, { audit: { write() {} }, event() {} });
-  const tools = Array.from({ length: 30 }, (_, i) => ({ name: `tool_${i}`, description: `Does thing ${i} to the project files.`, inputSchema: { type: "object", properties: { path: { type: "string", description: "A path." } } } }));
+  const tools = Array.from(
+    { length: 30 },
+    (_, i) => ({
+      name: `tool_${i}`,
+      description: `Does thing ${i} to the project files.`,
+      inputSchema: {
+        type: "object",
+        properties: { path: { type: "string", description: "A path." } },
+      },
+    }),
+  );
   const list = JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools } });
   const N = 300;
   let t0 = performance.now();
@@ -150,7 +223,14 @@ function pinCost(): { listUs: number; callUs: number } {
   }
   const listUs = (performance.now() - t0) / N * 1000;
   t0 = performance.now();
-  for (let i = 0; i < N * 10; i++) session.handle("client_to_server", `{"jsonrpc":"2.0","id":${i + 2},"method":"tools/call","params":{"name":"tool_3","arguments":{"path":"src/a.ts"}}}`);
+  for (let i = 0; i < N * 10; i++) {
+    session.handle(
+      "client_to_server",
+      `{"jsonrpc":"2.0","id":${
+        i + 2
+      },"method":"tools/call","params":{"name":"tool_3","arguments":{"path":"src/a.ts"}}}`,
+    );
+  }
   return { listUs, callUs: (performance.now() - t0) / (N * 10) * 1000 };
 }
 
@@ -158,7 +238,12 @@ const base = results["pass-through"], wd = results["mcp-watchdog"], direct = res
 const report = {
   calls: CALLS,
   stdio: results,
-  ratios: { p50: wd.p50 / base.p50, p99: wd.p99 / base.p99, big: wd.bigMs / base.bigMs, p50VsDirect: wd.p50 / direct.p50 },
+  ratios: {
+    p50: wd.p50 / base.p50,
+    p99: wd.p99 / base.p99,
+    big: wd.bigMs / base.bigMs,
+    p50VsDirect: wd.p50 / direct.p50,
+  },
   scanMBps: { clean: scanThroughput(clean), nearMiss: scanThroughput(dense) },
   pins: pinCost(),
 };
@@ -167,20 +252,46 @@ await Deno.remove(state, { recursive: true }).catch(() => {});
 if (values.json) console.log(JSON.stringify(report, null, 2));
 else {
   const f = (x: number) => x.toFixed(3);
-  console.log(`stdio round trip over ${CALLS} small tools/call, and per 1 MB text response (best of 2 interleaved rounds)`);
-  console.log(`  ${"setup".padEnd(14)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"1 MB ms".padStart(9)} ${"peak RSS MB".padStart(12)}`);
+  console.log(
+    `stdio round trip over ${CALLS} small tools/call, and per 1 MB text response (best of 2 interleaved rounds)`,
+  );
+  console.log(
+    `  ${"setup".padEnd(14)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${
+      "1 MB ms".padStart(9)
+    } ${"peak RSS MB".padStart(12)}`,
+  );
   for (const [name] of setups) {
     const r = results[name];
-    console.log(`  ${name.padEnd(14)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${r.bigMs.toFixed(2).padStart(9)} ${(r.rssMb?.toFixed(1) ?? "-").padStart(12)}`);
+    console.log(
+      `  ${name.padEnd(14)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${
+        r.bigMs.toFixed(2).padStart(9)
+      } ${(r.rssMb?.toFixed(1) ?? "-").padStart(12)}`,
+    );
   }
-  console.log(`  ratios to the pass-through: p50 ${report.ratios.p50.toFixed(2)}x (target <= 1.3x), p99 ${report.ratios.p99.toFixed(2)}x, 1 MB ${report.ratios.big.toFixed(2)}x (target <= 2x)`);
-  console.log(`scan throughput, all layers on: clean text ${report.scanMBps.clean.toFixed(1)} MB/s, near-miss-dense text ${report.scanMBps.nearMiss.toFixed(1)} MB/s`);
-  console.log(`pin check: ${report.pins.listUs.toFixed(1)} us per tools/list of 30 tools, ${report.pins.callUs.toFixed(2)} us per tools/call`);
+  console.log(
+    `  ratios to the pass-through: p50 ${report.ratios.p50.toFixed(2)}x (target <= 1.3x), p99 ${
+      report.ratios.p99.toFixed(2)
+    }x, 1 MB ${report.ratios.big.toFixed(2)}x (target <= 2x)`,
+  );
+  console.log(
+    `scan throughput, all layers on: clean text ${
+      report.scanMBps.clean.toFixed(1)
+    } MB/s, near-miss-dense text ${report.scanMBps.nearMiss.toFixed(1)} MB/s`,
+  );
+  console.log(
+    `pin check: ${report.pins.listUs.toFixed(1)} us per tools/list of 30 tools, ${
+      report.pins.callUs.toFixed(2)
+    } us per tools/call`,
+  );
 }
 
 // HTTP figures, when the HTTP transport's benchmark exists.
 try {
   await Deno.stat(`${root}scripts/bench_http.ts`);
-  const p = new Deno.Command(deno, { args: ["run", "-A", `${root}scripts/bench_http.ts`], stdout: "inherit", stderr: "inherit" }).spawn();
+  const p = new Deno.Command(deno, {
+    args: ["run", "-A", `${root}scripts/bench_http.ts`],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
   await p.status;
 } catch { /* no HTTP benchmark yet */ }

@@ -16,7 +16,12 @@ const home = Deno.env.get("HOME") ?? work;
 const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
 const c = (code: string, s: string) => color ? `\x1b[${code}m${s}\x1b[0m` : s;
 
-type Msg = { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string };
+type Msg = {
+  id?: number;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+  method?: string;
+};
 interface Step {
   title: string;
   method: string;
@@ -24,31 +29,67 @@ interface Step {
   show(m: Msg): string;
 }
 
-const tools = (m: Msg) => (m.result?.tools as { name: string; description: string }[] | undefined) ?? [];
+const tools = (m: Msg) =>
+  (m.result?.tools as { name: string; description: string }[] | undefined) ?? [];
 const text = (m: Msg) =>
   m.error
     ? `JSON-RPC error: ${m.error.message}`
-    : ((m.result?.content as { text?: string }[] | undefined) ?? []).map((x) => x.text ?? "").join("");
+    : ((m.result?.content as { text?: string }[] | undefined) ?? []).map((x) => x.text ?? "").join(
+      "",
+    );
 const descOf = (name: string) => (m: Msg) => {
   const t = tools(m).find((x) => x.name === name);
   return t ? t.description : `(${name} is not in the list)`;
 };
-const call = (name: string, args: Record<string, unknown> = {}) => ({ method: "tools/call", params: { name, arguments: args }, show: text });
+const call = (name: string, args: Record<string, unknown> = {}) => ({
+  method: "tools/call",
+  params: { name, arguments: args },
+  show: text,
+});
 
 const steps: Step[] = [
-  { title: "Poisoned tool description (<IMPORTANT> block asking for ~/.ssh/id_rsa)", method: "tools/list", show: descOf("get_weather") },
+  {
+    title: "Poisoned tool description (<IMPORTANT> block asking for ~/.ssh/id_rsa)",
+    method: "tools/list",
+    show: descOf("get_weather"),
+  },
   { title: "A tool call", ...call("get_weather", { city: "Oslo" }) },
-  { title: "Hidden unicode: tag-character smuggling and zero-width characters in a result", ...call("read_note") },
-  { title: "Rug pull: get_time changes after it was trusted (list_changed)", method: "tools/list", show: descOf("get_time") },
+  {
+    title: "Hidden unicode: tag-character smuggling and zero-width characters in a result",
+    ...call("read_note"),
+  },
+  {
+    title: "Rug pull: get_time changes after it was trusted (list_changed)",
+    method: "tools/list",
+    show: descOf("get_time"),
+  },
   { title: "Calling the changed tool", ...call("get_time", { city: "Oslo" }) },
   { title: "Leaked secrets in a result (AWS key pair)", ...call("deploy_status") },
-  { title: "HTML comment instruction, markdown image exfiltration, base64-encoded instruction", ...call("fetch_page", { url: "https://example.com" }) },
-  { title: "ANSI escapes: colour kept as text, OSC title and concealed text stripped", ...call("run_tests") },
-  { title: "Write to a sensitive location (~/.ssh/authorized_keys), refused before the server sees it", ...call("write_file", { path: `${home}/.ssh/authorized_keys`, content: "ssh-ed25519 AAAA attacker" }) },
+  {
+    title: "HTML comment instruction, markdown image exfiltration, base64-encoded instruction",
+    ...call("fetch_page", { url: "https://example.com" }),
+  },
+  {
+    title: "ANSI escapes: colour kept as text, OSC title and concealed text stripped",
+    ...call("run_tests"),
+  },
+  {
+    title:
+      "Write to a sensitive location (~/.ssh/authorized_keys), refused before the server sees it",
+    ...call("write_file", {
+      path: `${home}/.ssh/authorized_keys`,
+      content: "ssh-ed25519 AAAA attacker",
+    }),
+  },
 ];
 
 async function converse(command: string[]): Promise<Msg[]> {
-  const p = new Deno.Command(command[0], { args: command.slice(1), stdin: "piped", stdout: "piped", stderr: "null" }).spawn();
+  const p = new Deno.Command(command[0], {
+    args: command.slice(1),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
   const w = p.stdin.getWriter();
   const enc = new TextEncoder();
   const lines = p.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -72,7 +113,11 @@ async function converse(command: string[]): Promise<Msg[]> {
     await w.write(enc.encode(JSON.stringify({ jsonrpc: "2.0", id: my, method, params }) + "\n"));
     return await next(my);
   };
-  await send("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "demo", version: "1" } });
+  await send("initialize", {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "demo", version: "1" },
+  });
   await w.write(enc.encode('{"jsonrpc":"2.0","method":"notifications/initialized"}\n'));
   const out: Msg[] = [];
   for (const s of steps) out.push(await send(s.method, s.params ?? {}));
@@ -84,9 +129,23 @@ async function converse(command: string[]): Promise<Msg[]> {
 
 const direct = await converse(server);
 const proxied = await converse([
-  deno, "run", "-A", `${root}cli.ts`, "--quiet", "--name", "demo", "--audit-log", audit, "--state-dir", `${work}/state`, "--", ...server,
+  deno,
+  "run",
+  "-A",
+  `${root}cli.ts`,
+  "--quiet",
+  "--name",
+  "demo",
+  "--audit-log",
+  audit,
+  "--state-dir",
+  `${work}/state`,
+  "--",
+  ...server,
 ]);
-const records = (await Deno.readTextFile(audit).catch(() => "")).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const records = (await Deno.readTextFile(audit).catch(() => "")).split("\n").filter(Boolean).map((
+  l,
+) => JSON.parse(l));
 
 const clip = (s: string, n = 220) => {
   const v = JSON.stringify(s).slice(1, -1);
@@ -97,15 +156,32 @@ let caught = 0;
 steps.forEach((s, i) => {
   const id = i + 2;
   const sent = s.show(direct[i]), got = s.show(proxied[i]);
-  const alerts = records.filter((r) => r.id === id || (s.method === "tools/list" && r.method === "tools/list" && r.path?.includes("/tools/") && r.id === id));
+  const alerts = records.filter((r) =>
+    r.id === id ||
+    (s.method === "tools/list" && r.method === "tools/list" && r.path?.includes("/tools/") &&
+      r.id === id)
+  );
   const changed = sent !== got;
   if (changed || alerts.length) caught++;
   console.log(c("1", `${i + 1}. ${s.title}`));
   console.log(`   server sent:        ${clip(sent)}`);
   console.log(`   reached the client: ${changed ? c("32", clip(got)) : clip(got)}`);
-  for (const r of alerts) console.log(`   ${c("33", `[${r.severity}]`)} ${r.rule} ${r.action} at ${r.path}: ${r.excerpt}`);
+  for (const r of alerts) {
+    console.log(
+      `   ${c("33", `[${r.severity}]`)} ${r.rule} ${r.action} at ${r.path}: ${r.excerpt}`,
+    );
+  }
   if (!changed && !alerts.length) console.log(`   ${c("2", "(nothing to do: clean)")}`);
   console.log();
 });
-console.log(c("1", `${caught} of ${steps.length} steps caught; ${records.filter((r) => r.rule).length} findings in the audit log (${audit})`));
-console.log(`Try it yourself: deno run -A cli.ts --audit-log audit.jsonl -- deno run -A scripts/demo_server.ts`);
+console.log(
+  c(
+    "1",
+    `${caught} of ${steps.length} steps caught; ${
+      records.filter((r) => r.rule).length
+    } findings in the audit log (${audit})`,
+  ),
+);
+console.log(
+  `Try it yourself: deno run -A cli.ts --audit-log audit.jsonl -- deno run -A scripts/demo_server.ts`,
+);

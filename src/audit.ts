@@ -47,15 +47,20 @@ const EXCERPT_MAX = 160;
 const TOKENISH = /[A-Za-z0-9_\-+/=.]{20,}/g;
 // Control characters (ANSI, bidi, zero-width, tags) are shown as escapes, never replayed on a terminal.
 // deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g;
+const CONTROL =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g;
 
 /** A short excerpt of `text` that is safe to log: token-like runs masked, controls escaped. */
 export function safeExcerpt(text: string, max: number = EXCERPT_MAX): string {
   const head = text.length > max * 2 ? text.slice(0, max * 2) : text;
   const masked = head
-    .replace(TOKENISH, (t) => /[0-9]/.test(t) || /[A-Z].*[a-z]|[a-z].*[A-Z]/.test(t)
-      ? `${t.slice(0, 4)}…[${t.length}]`
-      : t)
+    .replace(
+      TOKENISH,
+      (t) =>
+        /[0-9]/.test(t) || /[A-Z].*[a-z]|[a-z].*[A-Z]/.test(t)
+          ? `${t.slice(0, 4)}…[${t.length}]`
+          : t,
+    )
     .replace(CONTROL, (c) => {
       const cp = c.codePointAt(0)!;
       return `\\u{${cp.toString(16)}}`;

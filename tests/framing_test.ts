@@ -10,7 +10,7 @@ Deno.test("framing: lines split across chunks are joined; complete lines keep th
   assert.equal(a.length, 1);
   assert.equal(a[0].type === "line" && dec(a[0].bytes), '{"a":1}');
   assert.equal(a[0].type === "line" && a[0].end, 8);
-  const b = f.push(enc(':2}\n'));
+  const b = f.push(enc(":2}\n"));
   assert.equal(b[0].type === "line" && dec(b[0].bytes), '{"b":2}');
   assert.equal(b[0].type === "line" && b[0].end, -1);
   assert.equal(f.pending, false);
@@ -24,7 +24,11 @@ Deno.test("framing: CR before LF is kept in the bytes (forwarded as is)", () => 
 
 Deno.test("framing: an oversized line is discarded up to its newline and reported once", () => {
   const f = new LineFramer(10);
-  const frames = [...f.push(enc('{"id":7,"x":"')), ...f.push(enc("y".repeat(50))), ...f.push(enc('"}\n{}\n'))];
+  const frames = [
+    ...f.push(enc('{"id":7,"x":"')),
+    ...f.push(enc("y".repeat(50))),
+    ...f.push(enc('"}\n{}\n')),
+  ];
   assert.equal(frames.length, 2);
   assert.equal(frames[0].type, "oversized");
   assert.ok(frames[0].type === "oversized" && frames[0].bytes > 50);

@@ -81,7 +81,9 @@ export async function connect(command: string[], o: ConnectOptions = {}): Promis
 }
 
 /** A fresh temp dir, removed when the returned handle is disposed (`await using`). */
-export async function tempDir(prefix = "mcp-watchdog-test-"): Promise<{ path: string } & AsyncDisposable> {
+export async function tempDir(
+  prefix = "mcp-watchdog-test-",
+): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix });
   return {
     path,

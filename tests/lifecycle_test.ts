@@ -4,11 +4,25 @@ import assert from "node:assert/strict";
 import { fixture, jsonLines, PROXY, run, tempDir } from "./helpers.ts";
 
 const ECHO = [Deno.execPath(), "run", "-A", fixture("echo_server.ts")];
-const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+const init = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "t", version: "1" },
+  },
+});
 const call = (id: number | string, name: string, args: Record<string, unknown> = {}) =>
   JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
 
-async function proxy(input: string, extra: string[] = [], server = ECHO, env: Record<string, string> = {}) {
+async function proxy(
+  input: string,
+  extra: string[] = [],
+  server = ECHO,
+  env: Record<string, string> = {},
+) {
   await using state = await tempDir();
   return await run([...PROXY, "--state-dir", state.path, ...extra, "--", ...server], input, env);
 }
@@ -42,7 +56,14 @@ Deno.test("unknown option and missing '--' are usage errors with exit code 2", a
 Deno.test("garbage lines get a parse error and do not stop the proxy", async () => {
   const r = await proxy(`not json\n${init}\n{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n`);
   const msgs = jsonLines(r.stdout);
-  assert.deepEqual(msgs[0], { jsonrpc: "2.0", id: null, error: { code: -32700, message: msgs[0].error && (msgs[0].error as { message: string }).message } });
+  assert.deepEqual(msgs[0], {
+    jsonrpc: "2.0",
+    id: null,
+    error: {
+      code: -32700,
+      message: msgs[0].error && (msgs[0].error as { message: string }).message,
+    },
+  });
   assert.match((msgs[0].error as { message: string }).message, /^Parse error/);
   assert.equal(msgs[1].id, 1);
   assert.equal(msgs[2].id, 2);
@@ -51,7 +72,10 @@ Deno.test("garbage lines get a parse error and do not stop the proxy", async () 
 
 Deno.test("an oversized request is refused with a JSON-RPC error naming the limit; later messages pass", async () => {
   const big = call(7, "echo", { text: "x".repeat(5000) });
-  const r = await proxy(`${init}\n${big}\n${call(8, "echo", { text: "after" })}\n`, ["--max-message-bytes", "2000"]);
+  const r = await proxy(`${init}\n${big}\n${call(8, "echo", { text: "after" })}\n`, [
+    "--max-message-bytes",
+    "2000",
+  ]);
   const msgs = jsonLines(r.stdout);
   const refused = msgs.find((m) => m.id === 7) as { error: { code: number; message: string } };
   assert.equal(refused.error.code, -32600);
@@ -60,7 +84,10 @@ Deno.test("an oversized request is refused with a JSON-RPC error naming the limi
 });
 
 Deno.test("an oversized response becomes an error for its id instead of a hang", async () => {
-  const r = await proxy(`${init}\n${call(3, "echo", { bytes: 50000 })}\n${call(4, "echo", { text: "ok" })}\n`, ["--max-message-bytes", "20000"]);
+  const r = await proxy(
+    `${init}\n${call(3, "echo", { bytes: 50000 })}\n${call(4, "echo", { text: "ok" })}\n`,
+    ["--max-message-bytes", "20000"],
+  );
   const msgs = jsonLines(r.stdout);
   assert.match(JSON.stringify(msgs.find((m) => m.id === 3)), /exceeds --max-message-bytes 20000/);
   assert.match(JSON.stringify(msgs.find((m) => m.id === 4)), /"ok"/);

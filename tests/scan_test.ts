@@ -4,6 +4,7 @@ import { openSqliteStateStore } from "../src/adapters/state_dir.ts";
 import { inspectResponses, runScan, type ScanReport } from "../src/cli/scan.ts";
 import type { CliIo } from "../src/cli/wrap.ts";
 import { DEFAULT_CONFIG } from "../src/config.ts";
+import type { JsonRpcMessage } from "../src/pipeline/detector.ts";
 import { EVERYTHING } from "./helpers.ts";
 
 // A small MCP server (plain NDJSON over stdio) whose first tool's description is read from a file
@@ -15,7 +16,7 @@ const desc = readFileSync(new URL("./description.txt", import.meta.url), "utf8")
 const send = (m) => process.stdout.write(JSON.stringify(m) + "\\n");
 const tools = [
   { name: "add", description: desc, inputSchema: { type: "object", properties: { a: { type: "number" } } } },
-  { name: "echo", description: "Echoes the text back.", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+  { name: "reverse", description: "Reverses the text.", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
 ];
 createInterface({ input: process.stdin }).on("line", (line) => {
   let m; try { m = JSON.parse(line); } catch { return; }
@@ -74,8 +75,8 @@ Deno.test("scan: real servers from a Claude Desktop config: poison found, server
   assert.equal(code, 6, out + io.err()); // worst finding: critical
   assert.match(out, /Claude Desktop/);
   const section = (name: string) => {
-    const start = out.indexOf(` ${name}  `);
-    assert.ok(start >= 0, `no section for ${name}:\n${out}`);
+    const start = out.search(new RegExp(`\\n  [✓!✗-] ${name}  `)) + 1;
+    assert.ok(start > 0, `no section for ${name}:\n${out}`);
     const next = out.slice(start + 1).search(/\n  [✓!✗-] /);
     return next < 0 ? out.slice(start) : out.slice(start, start + 1 + next);
   };
@@ -83,7 +84,7 @@ Deno.test("scan: real servers from a Claude Desktop config: poison found, server
   assert.match(section("everything"), /\d+ tools, \d+ prompts, \d+ resources/);
   assert.doesNotMatch(section("everything"), /CRITICAL|HIGH|MEDIUM|LOW/, "server-everything must scan clean");
   assert.match(section("poison"), /CRITICAL +smac5-important-block +tool "add" description \(tools\/list\)/);
-  assert.doesNotMatch(section("poison"), /"echo"/, "the benign tool is not flagged");
+  assert.doesNotMatch(section("poison"), /"reverse"/, "the benign tool is not flagged");
   assert.match(section("broken"), /failed to start/);
   assert.match(section("remote"), /skipped: remote server/);
   assert.match(out, /4 server\(s\): 2 scanned, 1 failed, 1 skipped/);
@@ -176,7 +177,7 @@ Deno.test("scan checks the pins the proxy recorded and never changes them", asyn
   // What the proxy pinned when it first saw the server.
   const store = openSqliteStateStore(stateDir);
   const cfg = { ...DEFAULT_CONFIG, serverName: "calc", serverCommand: ["node", server] };
-  const v1 = { jsonrpc: "2.0", id: 1, result: { tools: [{ name: "add", description: "Adds two numbers.", inputSchema: { type: "object", properties: { a: { type: "number" } } } }, { name: "echo", description: "Echoes the text back.", inputSchema: { type: "object", properties: { text: { type: "string" } } } }] } };
+  const v1: JsonRpcMessage = { jsonrpc: "2.0", id: 1, result: { tools: [{ name: "add", description: "Adds two numbers.", inputSchema: { type: "object", properties: { a: { type: "number" } } } }, { name: "reverse", description: "Reverses the text.", inputSchema: { type: "object", properties: { text: { type: "string" } } } }] } };
   assert.deepEqual(await inspectResponses([{ method: "tools/list", message: v1 }], cfg, store), []);
   store.close();
   // The server changes its description afterwards (a rug pull).

@@ -18,7 +18,7 @@ import {
 } from "../src/scope.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { Json } from "../src/types.ts";
-import { connect, FILESYSTEM, PROXY, SDK_TEST } from "./helpers.ts";
+import { connect, FILESYSTEM, PROXY, ROOT, SDK_TEST } from "./helpers.ts";
 
 const H = "/home/u";
 
@@ -468,6 +468,42 @@ Deno.test({
       await client.close();
       Deno.removeSync(t, { recursive: true });
       Deno.removeSync(outside, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "e2e: least privilege: the proxy works under a tight Deno command line",
+  ...SDK_TEST,
+  async fn() {
+    const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-lp-" }));
+    Deno.mkdirSync(`${t}/proj/.git`, { recursive: true });
+    const tight = [
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      `--allow-run=${Deno.execPath()}`,
+      "--allow-read",
+      `--allow-write=${t}/state`,
+      "--allow-env=HOME,MCP_WATCHDOG_HOME,MCP_WATCHDOG_SESSION,NO_COLOR,ANTHROPIC_API_KEY,ANTHROPIC_BASE_URL",
+      `${ROOT}cli.ts`,
+    ];
+    const client = await connect([...tight, "--quiet", "--state-dir", `${t}/state`, "--", ...FILESYSTEM, `${t}/proj`], {
+      capabilities: false,
+      env: { DENO_DIR },
+    });
+    try {
+      const ok = await client.callTool({ name: "write_file", arguments: { path: `${t}/proj/a.txt`, content: "x" } });
+      assert.ok(!ok.isError);
+      assert.equal(Deno.readTextFileSync(`${t}/proj/a.txt`), "x");
+      await assert.rejects(
+        () => client.callTool({ name: "write_file", arguments: { path: `${t}/proj/.git/config`, content: "x" } }),
+        /l4-sensitive-git/,
+      );
+      assert.ok(existsSync(`${t}/state/state.db`), "the state database was opened under the tight permissions");
+    } finally {
+      await client.close();
+      Deno.removeSync(t, { recursive: true });
     }
   },
 });

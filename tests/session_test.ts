@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../src/config.ts";
 import { Inspector } from "../src/pipeline/inspector.ts";
 import type { MessageDetector, TextDetector } from "../src/pipeline/detector.ts";
-import { ProxySession, type ProxyEvent, sniffId } from "../src/proxy/session.ts";
+import { type ProxyEvent, ProxySession, sniffId } from "../src/proxy/session.ts";
 import type { AuditRecord } from "../src/audit.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 
@@ -11,7 +11,18 @@ const evil: TextDetector = {
   name: "evil",
   scan(field) {
     const i = field.text.indexOf("EVIL");
-    return i < 0 ? [] : [{ layer: "L0-preprocess", rule: "test-evil", severity: "high", action: "neutralize", message: "evil", path: field.path, tool: field.tool, span: [i, i + 4], replacement: "[removed]", evidence: "EVIL" }];
+    return i < 0 ? [] : [{
+      layer: "L0-preprocess",
+      rule: "test-evil",
+      severity: "high",
+      action: "neutralize",
+      message: "evil",
+      path: field.path,
+      tool: field.tool,
+      span: [i, i + 4],
+      replacement: "[removed]",
+      evidence: "EVIL",
+    }];
   },
 };
 const blockCalls: MessageDetector = {
@@ -20,7 +31,18 @@ const blockCalls: MessageDetector = {
     if (ctx.method !== "tools/call" || ctx.direction !== "client_to_server") return undefined;
     const p = msg.params as { name?: string };
     if (p?.name !== "forbidden") return undefined;
-    return { findings: [{ layer: "L4-scope", rule: "test-block", severity: "critical", action: "block", message: "no", path: "/params", evidence: "forbidden" }], block: { code: -32010, message: "refused by test-block" } };
+    return {
+      findings: [{
+        layer: "L4-scope",
+        rule: "test-block",
+        severity: "critical",
+        action: "block",
+        message: "no",
+        path: "/params",
+        evidence: "forbidden",
+      }],
+      block: { code: -32010, message: "refused by test-block" },
+    };
   },
 };
 
@@ -34,23 +56,42 @@ function session(mode: "enforce" | "monitor" = "enforce") {
     config: { ...DEFAULT_CONFIG, mode },
     now: () => 0,
   });
-  return { s: new ProxySession(inspector, { audit: { write: (r) => records.push(r) }, event: (e) => events.push(e) }), records, events };
+  return {
+    s: new ProxySession(inspector, {
+      audit: { write: (r) => records.push(r) },
+      event: (e) => events.push(e),
+    }),
+    records,
+    events,
+  };
 }
 
 Deno.test("session: responses are inspected by the method of their request, not their shape", () => {
   const { s } = session();
-  s.handle("client_to_server", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}');
-  const r = s.handle("server_to_client", '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"an EVIL plan"}]}}');
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}',
+  );
+  const r = s.handle(
+    "server_to_client",
+    '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"an EVIL plan"}]}}',
+  );
   assert.ok(!(r instanceof Promise));
   assert.equal(JSON.parse(r.forward as string).result.content[0].text, "an [removed] plan");
   // Same shape, but answering prompts/get: inspected as a prompt; an unknown id: as "other" (still inspected).
-  const u = s.handle("server_to_client", '{"jsonrpc":"2.0","id":99,"result":{"content":[{"type":"text","text":"EVIL"}]}}');
+  const u = s.handle(
+    "server_to_client",
+    '{"jsonrpc":"2.0","id":99,"result":{"content":[{"type":"text","text":"EVIL"}]}}',
+  );
   assert.ok(!(u instanceof Promise) && typeof u.forward === "string");
 });
 
 Deno.test("session: a clean message is forwarded as the original (no re-serialisation)", () => {
   const { s, records } = session();
-  const r = s.handle("server_to_client", '{"jsonrpc":"2.0", "method":"notifications/message","params":{"level":"info","data":"fine"}}');
+  const r = s.handle(
+    "server_to_client",
+    '{"jsonrpc":"2.0", "method":"notifications/message","params":{"level":"info","data":"fine"}}',
+  );
   assert.ok(!(r instanceof Promise));
   assert.equal(r.forward, "original");
   assert.equal(records.length, 0);
@@ -58,28 +99,47 @@ Deno.test("session: a clean message is forwarded as the original (no re-serialis
 
 Deno.test("session: a blocked request is answered with a JSON-RPC error and not forwarded", () => {
   const { s, records } = session();
-  const r = s.handle("client_to_server", '{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"forbidden"}}');
+  const r = s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"forbidden"}}',
+  );
   assert.ok(!(r instanceof Promise));
   assert.equal(r.forward, null);
-  assert.deepEqual(JSON.parse(r.replies[0]), { jsonrpc: "2.0", id: "a", error: { code: -32010, message: "refused by test-block" } });
+  assert.deepEqual(JSON.parse(r.replies[0]), {
+    jsonrpc: "2.0",
+    id: "a",
+    error: { code: -32010, message: "refused by test-block" },
+  });
   assert.equal(records[0].action, "blocked");
   assert.equal(s.fromClient.size, 0, "a refused request is not tracked");
 });
 
 Deno.test("session: monitor mode changes nothing but still records", () => {
   const { s, records } = session("monitor");
-  s.handle("client_to_server", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}');
-  const r = s.handle("server_to_client", '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"EVIL"}]}}');
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}',
+  );
+  const r = s.handle(
+    "server_to_client",
+    '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"EVIL"}]}}',
+  );
   assert.ok(!(r instanceof Promise));
   assert.equal(r.forward, "original");
   assert.equal(records[0].action, "alerted");
-  const b = s.handle("client_to_server", '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"forbidden"}}');
+  const b = s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"forbidden"}}',
+  );
   assert.ok(!(b instanceof Promise) && b.forward === "original");
 });
 
 Deno.test("session: batches are handled element by element; a refused element is answered in a batch", () => {
   const { s } = session();
-  const r = s.handle("client_to_server", '[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ok"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"forbidden"}}]');
+  const r = s.handle(
+    "client_to_server",
+    '[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ok"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"forbidden"}}]',
+  );
   assert.ok(!(r instanceof Promise));
   assert.deepEqual(JSON.parse(r.forward as string).map((m: { id: number }) => m.id), [1]);
   assert.deepEqual(JSON.parse(r.replies[0]).map((m: { id: number }) => m.id), [2]);
@@ -88,18 +148,39 @@ Deno.test("session: batches are handled element by element; a refused element is
 
 Deno.test("session: notifications/cancelled forgets the request; server→client requests are tracked too", () => {
   const { s } = session();
-  s.handle("client_to_server", '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x"}}');
-  s.handle("client_to_server", '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}');
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x"}}',
+  );
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}',
+  );
   assert.equal(s.fromClient.size, 0);
-  s.handle("server_to_client", '{"jsonrpc":"2.0","id":"srv-1","method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}}');
+  s.handle(
+    "server_to_client",
+    '{"jsonrpc":"2.0","id":"srv-1","method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}}',
+  );
   assert.equal(s.fromServer.size, 1);
-  s.handle("client_to_server", '{"jsonrpc":"2.0","id":"srv-1","result":{"role":"assistant","content":{"type":"text","text":"x"}}}');
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":"srv-1","result":{"role":"assistant","content":{"type":"text","text":"x"}}}',
+  );
   assert.equal(s.fromServer.size, 0);
 });
 
 Deno.test("session: hostile input never throws: invalid JSON, non-objects, bad ids, empty batch", () => {
   const { s, events } = session();
-  for (const bad of ["{", "42", "[]", '{"jsonrpc":"2.0","id":{},"method":"x"}', '{"jsonrpc":"2.0"}', "[1,2]"]) {
+  for (
+    const bad of [
+      "{",
+      "42",
+      "[]",
+      '{"jsonrpc":"2.0","id":{},"method":"x"}',
+      '{"jsonrpc":"2.0"}',
+      "[1,2]",
+    ]
+  ) {
     const r = s.handle("client_to_server", bad);
     assert.ok(!(r instanceof Promise));
     assert.equal(r.forward, null, bad);

@@ -80,9 +80,9 @@ Deno.test("openai and anthropic keys, placeholders rejected", () => {
 Deno.test("jwt: decodable header with alg and an object payload", () => {
   const enc = (o: unknown) =>
     btoa(JSON.stringify(o)).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
-  const token = `${enc({ alg: "HS256", typ: "JWT" })}.${enc({ sub: "42", name: "a" })}.${
-    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-  }`;
+  const token = `${enc({ alg: "HS256", typ: "JWT" })}.${
+    enc({ sub: "42", name: "a" })
+  }.${"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"}`;
   assert.equal(v.jwt(token), true);
   assert.equal(v.jwt(`${enc({ alg: "none" })}.${enc({ sub: "1" })}.`), true);
   assert.equal(v.jwt(`${enc({ typ: "JWT" })}.${enc({ sub: "1" })}.abcdefghijklmnopqrst`), false);

@@ -3,7 +3,14 @@
  *
  * @module
  */
-import type { ChildProcess, ExitStatus, FsEvent, Runtime, Signal, SpawnOptions } from "./runtime.ts";
+import type {
+  ChildProcess,
+  ExitStatus,
+  FsEvent,
+  Runtime,
+  Signal,
+  SpawnOptions,
+} from "./runtime.ts";
 import { SpawnError } from "./runtime.ts";
 
 function spawnDeno(command: string, args: readonly string[], o: SpawnOptions = {}): ChildProcess {

@@ -237,17 +237,19 @@ class ReadThroughStore implements StateStore {
 
 /**
  * Run the proxy's pipeline over the captured responses of one server: every finding, with what
- * the proxy would have done (outcome in enforce mode).
+ * the proxy would have done (outcome in enforce mode). Servers inspected with the same `session`
+ * are seen as offered together (cross-server checks such as shadowing).
  */
 export async function inspectResponses(
   responses: readonly CapturedResponse[],
   config: WatchdogConfig,
   store: StateStore,
   host: { homeDir?: string; env?: (name: string) => string | undefined } = {},
+  session = "scan",
 ): Promise<AuditRecord[]> {
   const inspector = new Inspector(buildDetectors(config, host), {
     server: serverIdentity(config),
-    session: "scan",
+    session,
     store,
     config,
     now: () => Date.now(),
@@ -473,7 +475,9 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
         serverName: entry.name,
         serverCommand: [orig.command ?? "", ...orig.args],
       };
-      const findings = await inspectResponses(probe.responses, cfg, store, { homeDir: io.home, env: io.env });
+      // Servers of one config (one client, one project) are seen together by the model.
+      const session = `scan:${entry.configPath}#${entry.project ?? ""}`;
+      const findings = await inspectResponses(probe.responses, cfg, store, { homeDir: io.home, env: io.env }, session);
       return {
         ...base,
         status: probe.status,

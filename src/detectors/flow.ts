@@ -175,7 +175,8 @@ export function isSignificantToken(tok: string): boolean {
 
 /**
  * The significant tokens of a text (see {@link isSignificantToken}), deduplicated, in order of
- * first appearance, at most `max`. One linear pass, no regular expression over the whole text.
+ * first appearance, at most `max`. Runs of more than 256 token/base64 characters are blobs and
+ * skipped. Linear: each character is visited at most twice; no regular expression.
  *
  * @example
  * ```ts
@@ -186,32 +187,54 @@ export function significantTokens(text: string, max = 4000, into?: Set<string>):
   const seen = into ?? new Set<string>();
   const before = seen.size;
   const out: string[] = [];
-  let start = -1;
   const n = text.length;
+  let run = -1; // start of the current run of token and base64 characters
   for (let i = 0; i <= n; i++) {
-    const tokenChar = i < n && isTokenChar(text.charCodeAt(i));
-    if (tokenChar) {
+    const c = i < n ? text.charCodeAt(i) : 0;
+    if (i < n && (isTokenChar(c) || c === 43 || c === 47 || c === 61)) {
+      if (run < 0) run = i;
+      continue;
+    }
+    // Longer runs are blobs (images, archives in base64): data, not identifiers; skip them.
+    if (run >= 0 && i - run <= MAX_RUN && tokensOf(text, run, i, seen, out, before + max)) return out;
+    run = -1;
+  }
+  return out;
+}
+
+/** Longest run of token/base64 characters still split into tokens. */
+const MAX_RUN = 256;
+
+/** Add the significant tokens of text[from, to) (a run); true when the cap is reached. */
+function tokensOf(
+  text: string,
+  from: number,
+  to: number,
+  seen: Set<string>,
+  out: string[],
+  cap: number,
+): boolean {
+  let start = -1;
+  for (let i = from; i <= to; i++) {
+    if (i < to && isTokenChar(text.charCodeAt(i))) {
       if (start < 0) start = i;
       continue;
     }
-    if (start >= 0) {
-      const len = i - start;
-      if (len >= MIN_LEN && len <= MAX_LEN) {
-        // Trim separators so "-abc…" and "abc…" are one token.
-        let a = start, b = i;
-        while (a < b && (text.charCodeAt(a) === 45 || text.charCodeAt(a) === 95)) a++;
-        while (b > a && (text.charCodeAt(b - 1) === 45 || text.charCodeAt(b - 1) === 95)) b--;
-        const tok = text.slice(a, b);
-        if (!seen.has(tok) && isSignificantToken(tok)) {
-          seen.add(tok);
-          out.push(tok);
-          if (seen.size - before >= max) return out;
-        }
+    if (start >= 0 && i - start >= MIN_LEN) {
+      // Trim separators so "-abc…" and "abc…" are one token.
+      let a = start, b = i;
+      while (a < b && (text.charCodeAt(a) === 45 || text.charCodeAt(a) === 95)) a++;
+      while (b > a && (text.charCodeAt(b - 1) === 45 || text.charCodeAt(b - 1) === 95)) b--;
+      const tok = text.slice(a, b);
+      if (!seen.has(tok) && isSignificantToken(tok)) {
+        seen.add(tok);
+        out.push(tok);
+        if (seen.size >= cap) return true;
       }
-      start = -1;
     }
+    start = -1;
   }
-  return out;
+  return false;
 }
 
 /** The store key of a token: salted by the session, truncated to 96 bits. */
@@ -274,16 +297,18 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
     const ns = FLOW_NS_PREFIX + env.session;
     const keys = new Map<string, string>();
     for (const tok of seen) keys.set(fingerprint(env.session, tok), tok);
-    const existing = new Map<string, FlowRecord>();
-    for (const r of env.store.getMany<FlowRecord>(ns, [...keys.keys()])) {
-      existing.set(r.key, r.value);
-    }
+    const existing = new Map<string, { value: FlowRecord; ts: number }>();
+    for (const r of env.store.getMany<FlowRecord>(ns, [...keys.keys()])) existing.set(r.key, r);
     const me: Source = { k: env.server.key, n: env.server.name, m: ctx.method, t: ctx.tool };
+    const now = env.now();
     const writes: { key: string; value: FlowRecord }[] = [];
     let added = 0;
     for (const key of keys.keys()) {
-      const old = existing.get(key);
+      const rec = existing.get(key);
+      const old = rec?.value;
       if (!old) added++;
+      // Seen from this server a moment ago: no write (repeated answers stay read-only).
+      else if (old.s?.[0]?.k === me.k && now - rec!.ts < windowMs / 20) continue;
       if (old?.c) {
         writes.push({ key, value: old }); // the client's own token: only refresh it
         continue;
@@ -291,7 +316,7 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
       const others = (old?.s ?? []).filter((s) => s.k !== me.k);
       writes.push({ key, value: { s: [me, ...others].slice(0, MAX_SOURCES) } });
     }
-    const now = env.now();
+    if (writes.length === 0) return;
     env.store.putMany(ns, writes, now);
     // Only growth can overflow the bound; expired records are ignored when read anyway.
     if (added > 0) env.store.evict(ns, now - windowMs, maxTokens);

@@ -16,6 +16,9 @@ import { BUILTIN_RULES } from "../../rules/builtin.gen.ts";
 import { mergeRules } from "../rules/load.ts";
 import type { Rule } from "../rules/schema.ts";
 import { createLayer0Detector } from "./layer0.ts";
+import { createEntropyDetector } from "./entropy.ts";
+import { createInstructionDetector } from "./instruction.ts";
+import { semanticFromConfig } from "./semantic.ts";
 import { createScopeDetector, scopeHostFrom } from "./scope.ts";
 import { createFlowDetector } from "./flow.ts";
 
@@ -46,8 +49,12 @@ export function buildDetectors(config: WatchdogConfig, host: DetectorHost = {}):
   message.push(createPinningDetector(), createBehaviourDetector(), createShadowingDetector()); // L1
   message.push(createScopeDetector(config, scopeHostFrom(host))); // L4
   message.push(createFlowDetector()); // L3
-  text.push(
-    createLayer0Detector(mergeRules(BUILTIN_RULES, (host.extraRules ?? []) as readonly Rule[])),
-  ); // L0
+  const layer0 = createLayer0Detector(
+    mergeRules(BUILTIN_RULES, (host.extraRules ?? []) as readonly Rule[]),
+  );
+  text.push(layer0); // L0
+  text.push(createEntropyDetector({ rescan: layer0 })); // L2 entropy (decoded payloads rescanned by L0)
+  text.push(createInstructionDetector()); // L2 instruction-likeness
+  slow = semanticFromConfig(config, host.env ?? (() => undefined)).detector; // L2 semantic (optional)
   return slow ? { message, text, async: slow } : { message, text };
 }

@@ -55,7 +55,13 @@ function walk(
 }
 
 /** Content blocks of tool results, prompt messages and sampling messages. */
-function content(v: Json | undefined, path: string, kind: FieldKind, out: TextField[], tool?: string) {
+function content(
+  v: Json | undefined,
+  path: string,
+  kind: FieldKind,
+  out: TextField[],
+  tool?: string,
+) {
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) content(v[i], `${path}/${i}`, kind, out, tool);
     return;
@@ -135,12 +141,16 @@ function resultFields(r: Obj, method: string, out: TextField[], tool?: string) {
       push(out, "/result/description", r.description, "prompt.message", tool);
       if (Array.isArray(r.messages)) {
         r.messages.forEach((m, i) => {
-          if (isObj(m)) content(m.content, `/result/messages/${i}/content`, "prompt.message", out, tool);
+          if (isObj(m)) {
+            content(m.content, `/result/messages/${i}/content`, "prompt.message", out, tool);
+          }
         });
       }
       return;
     case "completion/complete":
-      if (isObj(r.completion)) walk(r.completion.values, "/result/completion/values", "completion.value", out);
+      if (isObj(r.completion)) {
+        walk(r.completion.values, "/result/completion/values", "completion.value", out);
+      }
       return;
     case "ping":
     case "logging/setLevel":
@@ -159,7 +169,9 @@ function requestFields(p: Obj, method: string, out: TextField[]) {
       push(out, "/params/systemPrompt", p.systemPrompt, "sampling.message");
       if (Array.isArray(p.messages)) {
         p.messages.forEach((m, i) => {
-          if (isObj(m)) content(m.content, `/params/messages/${i}/content`, "sampling.message", out);
+          if (isObj(m)) {
+            content(m.content, `/params/messages/${i}/content`, "sampling.message", out);
+          }
         });
       }
       return;
@@ -201,6 +213,8 @@ export function extractFields(
     resultFields(msg.result, method, out, tool);
     return out;
   }
-  if (typeof msg.method === "string" && isObj(msg.params)) requestFields(msg.params, msg.method, out);
+  if (typeof msg.method === "string" && isObj(msg.params)) {
+    requestFields(msg.params, msg.method, out);
+  }
   return out;
 }

@@ -99,6 +99,48 @@ export function applyEdits(text: string, edits: Edit[]): string {
   return out + text.slice(pos);
 }
 
+/** What applying text findings to one string gives. */
+export interface AppliedText {
+  /** The string with neutralised and redacted spans replaced (unchanged in monitor mode). */
+  readonly text: string;
+  /** What was done about each finding, in the same order. */
+  readonly outcomes: readonly Outcome[];
+  /** The first finding that asks to refuse the whole message, if any (enforce mode only). */
+  readonly block?: Finding;
+}
+
+/**
+ * Apply text findings to the string they were found in: spans of `neutralize` findings become their
+ * marker, `redact` findings their redaction; `alert` changes nothing; in monitor mode (`enforce`
+ * false) nothing changes and every outcome is `alerted`.
+ */
+export function applyFindings(
+  text: string,
+  found: readonly Finding[],
+  enforce: boolean,
+): AppliedText {
+  const edits: Edit[] = [];
+  let block: Finding | undefined;
+  const outcomes = found.map((f): Outcome => {
+    if (!enforce) return "alerted";
+    if (f.action === "block") {
+      block ??= f;
+      return "blocked";
+    }
+    if (f.span && (f.action === "neutralize" || f.action === "redact")) {
+      const redact = f.action === "redact";
+      edits.push({
+        start: f.span[0],
+        end: f.span[1],
+        text: redact ? f.replacement ?? "[REDACTED]" : marker(f),
+      });
+      return redact ? "redacted" : "stripped";
+    }
+    return "alerted";
+  });
+  return { text: block ? text : applyEdits(text, edits), outcomes, block };
+}
+
 /** The inspection pipeline for one server connection. */
 export class Inspector {
   readonly detectors: Detectors;
@@ -148,21 +190,16 @@ export class Inspector {
       let changed = false;
       for (const { field, found } of perField) {
         if (found.length === 0) continue;
-        const edits: Edit[] = [];
-        for (const f of found) {
-          let outcome: Outcome = "alerted";
-          if (enforce && f.action === "block") {
-            block ??= { code: DEFAULT_BLOCK_CODE, message: `mcp-watchdog blocked this message: ${f.message} (${f.rule})` };
-            outcome = "blocked";
-          } else if (enforce && f.span && (f.action === "neutralize" || f.action === "redact")) {
-            edits.push({ start: f.span[0], end: f.span[1], text: f.action === "redact" ? f.replacement ?? "[REDACTED]" : marker(f) });
-            outcome = f.action === "redact" ? "redacted" : "stripped";
-          }
-          findings.push({ f, outcome });
-        }
-        if (edits.length && !block) {
-          const next = applyEdits(field.text, edits);
-          if (next !== field.text && setAt(msg, field.path, next)) changed = true;
+        const applied = applyFindings(field.text, found, enforce);
+        found.forEach((f, i) => findings.push({ f, outcome: applied.outcomes[i] }));
+        if (applied.block) {
+          block ??= {
+            code: DEFAULT_BLOCK_CODE,
+            message:
+              `mcp-watchdog blocked this message: ${applied.block.message} (${applied.block.rule})`,
+          };
+        } else if (applied.text !== field.text && setAt(msg, field.path, applied.text)) {
+          changed = true;
         }
       }
       if (removals.length && !block) {

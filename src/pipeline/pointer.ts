@@ -29,7 +29,9 @@ export function joinPointer(base: string, ...tokens: (string | number)[]): strin
 /** Split a pointer into unescaped tokens. */
 export function parsePointer(pointer: string): string[] {
   if (pointer === "") return [];
-  if (!pointer.startsWith("/")) throw new SyntaxError(`JSON Pointer must start with '/': ${pointer}`);
+  if (!pointer.startsWith("/")) {
+    throw new SyntaxError(`JSON Pointer must start with '/': ${pointer}`);
+  }
   return pointer.slice(1).split("/").map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
 }
 

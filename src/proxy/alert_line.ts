@@ -6,7 +6,12 @@
 import type { AuditRecord } from "../audit.ts";
 import type { ProxyEvent } from "./session.ts";
 
-const COLORS: Record<string, string> = { critical: "\x1b[1;31m", high: "\x1b[31m", medium: "\x1b[33m", low: "\x1b[36m" };
+const COLORS: Record<string, string> = {
+  critical: "\x1b[1;31m",
+  high: "\x1b[31m",
+  medium: "\x1b[33m",
+  low: "\x1b[36m",
+};
 
 /** `mcp-watchdog [high] server: rule at /path (tool): stripped: excerpt` */
 export function formatAlert(r: AuditRecord, o: { color: boolean; verbose: boolean }): string {

@@ -17,7 +17,12 @@
 
 /** A complete line (without its LF; a CR before it is kept, JSON.parse ignores it), or a discarded oversized line. */
 export type Frame =
-  | { readonly type: "line"; readonly bytes: Uint8Array; /** Offset just past the LF in the chunk; -1 if the line spanned chunks. */ readonly end: number }
+  | {
+    readonly type: "line";
+    readonly bytes:
+      Uint8Array; /** Offset just past the LF in the chunk; -1 if the line spanned chunks. */
+    readonly end: number;
+  }
   | { readonly type: "oversized"; readonly prefix: Uint8Array; readonly bytes: number };
 
 const LF = 10;
@@ -104,4 +109,3 @@ export class LineFramer {
     return all;
   }
 }
-

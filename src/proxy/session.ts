@@ -9,7 +9,7 @@
 import type { AuditRecord, AuditSink } from "../audit.ts";
 import { safeExcerpt } from "../audit.ts";
 import type { JsonRpcMessage } from "../pipeline/detector.ts";
-import type { InspectResult, Inspector } from "../pipeline/inspector.ts";
+import type { Inspector, InspectResult } from "../pipeline/inspector.ts";
 import type { Direction, Json, JsonRpcId } from "../types.ts";
 import { RequestTracker } from "./correlation.ts";
 
@@ -23,7 +23,15 @@ export interface Routed {
 
 /** Something notable that is not a detector finding (bad input, lifecycle). */
 export interface ProxyEvent {
-  readonly event: "unparseable" | "oversized" | "invalid" | "internal_error" | "server_exit" | "server_start_failed" | "store_fallback" | "client_gone";
+  readonly event:
+    | "unparseable"
+    | "oversized"
+    | "invalid"
+    | "internal_error"
+    | "server_exit"
+    | "server_start_failed"
+    | "store_fallback"
+    | "client_gone";
   readonly direction?: Direction;
   readonly reason: string;
   readonly excerpt?: string;
@@ -58,7 +66,9 @@ export function errorResponse(id: JsonRpcId, code: number, message: string, data
 
 /** The id of a message that could not be parsed in full (oversized), read from its first bytes. */
 export function sniffId(prefix: string): JsonRpcId | undefined {
-  const m = /"id"\s{0,16}:\s{0,16}("(?:[^"\\\n]|\\.){0,256}"|-?\d{1,20})/.exec(prefix.slice(0, 4096));
+  const m = /"id"\s{0,16}:\s{0,16}("(?:[^"\\\n]|\\.){0,256}"|-?\d{1,20})/.exec(
+    prefix.slice(0, 4096),
+  );
   if (!m) return undefined;
   try {
     return JSON.parse(m[1]) as JsonRpcId;
@@ -111,13 +121,21 @@ export class ProxySession {
 
   /** A detector bug must not lose the message or kill the proxy: forward it and say so. */
   #failed(direction: Direction, e: unknown): Routed {
-    this.sinks.event({ event: "internal_error", direction, reason: `inspection failed, message forwarded unchanged: ${e instanceof Error ? e.stack ?? e.message : String(e)}` });
+    this.sinks.event({
+      event: "internal_error",
+      direction,
+      reason: `inspection failed, message forwarded unchanged: ${
+        e instanceof Error ? e.stack ?? e.message : String(e)
+      }`,
+    });
     return ORIGINAL;
   }
 
   /** Errors for every request the client is still waiting on (used when the server dies). */
   abandonPending(reason: string): string[] {
-    const out = this.fromClient.outstanding().map((p) => errorResponse(p.id, INTERNAL_ERROR, reason));
+    const out = this.fromClient.outstanding().map((p) =>
+      errorResponse(p.id, INTERNAL_ERROR, reason)
+    );
     for (const p of this.fromClient.outstanding()) this.fromClient.cancel(p.id);
     return out;
   }
@@ -129,7 +147,10 @@ export class ProxySession {
     this.sinks.event({ event: "oversized", direction, reason, excerpt: safeExcerpt(prefix, 80) });
     if (id === undefined) return DROP;
     if (direction === "client_to_server") {
-      return { forward: null, replies: [errorResponse(id, INVALID_REQUEST, `mcp-watchdog: ${reason}`)] };
+      return {
+        forward: null,
+        replies: [errorResponse(id, INVALID_REQUEST, `mcp-watchdog: ${reason}`)],
+      };
     }
     // A response from the server that cannot be inspected: the client gets an error instead of a hang.
     if (this.fromClient.resolve(id)) {
@@ -139,7 +160,12 @@ export class ProxySession {
   }
 
   #unparseable(direction: Direction, text: string, why: string): Routed {
-    this.sinks.event({ event: "unparseable", direction, reason: `invalid JSON: ${why}`, excerpt: safeExcerpt(text, 80) });
+    this.sinks.event({
+      event: "unparseable",
+      direction,
+      reason: `invalid JSON: ${why}`,
+      excerpt: safeExcerpt(text, 80),
+    });
     // Nothing uninspectable reaches the model; a client gets the JSON-RPC parse error it caused.
     return direction === "client_to_server"
       ? { forward: null, replies: [errorResponse(null, PARSE_ERROR, `Parse error: ${why}`)] }
@@ -149,7 +175,10 @@ export class ProxySession {
   #invalid(direction: Direction, text: string, why: string): Routed {
     this.sinks.event({ event: "invalid", direction, reason: why, excerpt: safeExcerpt(text, 80) });
     return direction === "client_to_server"
-      ? { forward: null, replies: [errorResponse(null, INVALID_REQUEST, `Invalid Request: ${why}`)] }
+      ? {
+        forward: null,
+        replies: [errorResponse(null, INVALID_REQUEST, `Invalid Request: ${why}`)],
+      }
       : DROP;
   }
 
@@ -162,7 +191,14 @@ export class ProxySession {
   #batch(direction: Direction, items: unknown[]): Routed | Promise<Routed> {
     if (items.length === 0) return this.#invalid(direction, "[]", "empty batch");
     const results = items.map((m) =>
-      isObj(m) ? this.#one(direction, m) : { out: undefined, reply: errorResponse(null, INVALID_REQUEST, "Invalid Request: batch element is not an object") } as ElementResult
+      isObj(m) ? this.#one(direction, m) : {
+        out: undefined,
+        reply: errorResponse(
+          null,
+          INVALID_REQUEST,
+          "Invalid Request: batch element is not an object",
+        ),
+      } as ElementResult
     );
     const combine = (rs: ElementResult[]): Routed => {
       if (rs.every((r) => r.out === "original")) return ORIGINAL;
@@ -197,12 +233,19 @@ export class ProxySession {
     if (method !== undefined) {
       ctxMethod = method;
       if (id !== undefined) {
-        if (!isId(id)) return { out: undefined, reply: errorResponse(null, INVALID_REQUEST, "Invalid Request: bad id") };
+        if (!isId(id)) {
+          return {
+            out: undefined,
+            reply: errorResponse(null, INVALID_REQUEST, "Invalid Request: bad id"),
+          };
+        }
         isRequest = true;
         if (method === "tools/call" && isObj(msg.params) && typeof msg.params.name === "string") {
           tool = msg.params.name;
         }
-      } else if (method === "notifications/cancelled" && isObj(msg.params) && isId(msg.params.requestId)) {
+      } else if (
+        method === "notifications/cancelled" && isObj(msg.params) && isId(msg.params.requestId)
+      ) {
         sent.cancel(msg.params.requestId);
       }
     } else if (id !== undefined && ("result" in msg || "error" in msg)) {
@@ -210,18 +253,35 @@ export class ProxySession {
       ctxMethod = req?.method ?? "";
       tool = req?.tool;
     } else {
-      this.sinks.event({ event: "invalid", direction, reason: "neither request, notification nor response", excerpt: safeExcerpt(JSON.stringify(msg), 80) });
+      this.sinks.event({
+        event: "invalid",
+        direction,
+        reason: "neither request, notification nor response",
+        excerpt: safeExcerpt(JSON.stringify(msg), 80),
+      });
       return direction === "client_to_server"
-        ? { out: undefined, reply: errorResponse(isId(id) ? id : null, INVALID_REQUEST, "Invalid Request") }
+        ? {
+          out: undefined,
+          reply: errorResponse(isId(id) ? id : null, INVALID_REQUEST, "Invalid Request"),
+        }
         : { out: undefined };
     }
 
-    const ctx = { server: this.inspector.env.server.name, direction, method: ctxMethod, id: isId(id) ? id : undefined, tool };
+    const ctx = {
+      server: this.inspector.env.server.name,
+      direction,
+      method: ctxMethod,
+      id: isId(id) ? id : undefined,
+      tool,
+    };
     const after = (r: InspectResult): ElementResult => {
       this.#audit(r.records);
       if (r.block) {
         if (isRequest) {
-          return { out: undefined, reply: errorResponse(id as JsonRpcId, r.block.code, r.block.message, r.block.data) };
+          return {
+            out: undefined,
+            reply: errorResponse(id as JsonRpcId, r.block.code, r.block.message, r.block.data),
+          };
         }
         if (method === undefined && isId(id)) {
           // A refused response: the receiver still gets an answer for its id.

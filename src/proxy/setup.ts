@@ -57,14 +57,22 @@ export function createProxySetup(
 ): ProxySetup {
   const config = args.config;
   const color = runtime.stderrIsTerminal() && !runtime.env("NO_COLOR");
-  const opened = openStateStore({ flag: args.stateDir, env: (n) => runtime.env(n), home: runtime.homeDir() });
+  const opened = openStateStore({
+    flag: args.stateDir,
+    env: (n) => runtime.env(n),
+    home: runtime.homeDir(),
+  });
   const server = serverIdentity(config);
   const writeAudit = (obj: unknown) => {
     if (!args.auditLog) return;
     try {
       runtime.appendTextFileSync(args.auditLog, JSON.stringify(obj) + "\n");
     } catch (e) {
-      runtime.writeStderr(`mcp-watchdog: cannot write the audit log ${args.auditLog}: ${e instanceof Error ? e.message : e}\n`);
+      runtime.writeStderr(
+        `mcp-watchdog: cannot write the audit log ${args.auditLog}: ${
+          e instanceof Error ? e.message : e
+        }\n`,
+      );
     }
   };
   const event = (e: ProxyEvent) => {

@@ -17,7 +17,10 @@ export const KILL_GRACE_MS = 3000;
 const SIGNALS: Record<Signal, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 /** A sink that stops writing (and says so once) when its reader is gone. */
-function sinkOf(stream: WritableStream<Uint8Array>, onGone: (e: unknown) => void): ByteSink & { close(): Promise<void>; gone: boolean } {
+function sinkOf(
+  stream: WritableStream<Uint8Array>,
+  onGone: (e: unknown) => void,
+): ByteSink & { close(): Promise<void>; gone: boolean } {
   const w = stream.getWriter();
   const s = {
     gone: false,
@@ -74,7 +77,10 @@ export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<
 
   const toServer = sinkOf(child.stdin, () => {});
   const toClient = sinkOf(runtime.stdout, () => {
-    setup.event({ event: "client_gone", reason: "the client stopped reading; stopping the server" });
+    setup.event({
+      event: "client_gone",
+      reason: "the client stopped reading; stopping the server",
+    });
     void toServer.close();
     terminate(null);
   });
@@ -93,7 +99,9 @@ export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<
     maxMessageBytes: limit,
     handle: (t) => session.handle("client_to_server", t),
     oversized: (p, n) => session.oversized("client_to_server", p, n, limit),
-  }).catch((e) => setup.event({ event: "client_gone", reason: `reading from the client failed: ${e}` }))
+  }).catch((e) =>
+    setup.event({ event: "client_gone", reason: `reading from the client failed: ${e}` })
+  )
     .finally(async () => {
       // The client is done: the server gets EOF, then the escalation if it lingers.
       await toServer.close();
@@ -108,7 +116,9 @@ export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<
     maxMessageBytes: limit,
     handle: (t) => session.handle("server_to_client", t),
     oversized: (p, n) => session.oversized("server_to_client", p, n, limit),
-  }).catch((e) => setup.event({ event: "server_exit", reason: `reading from the server failed: ${e}` }));
+  }).catch((e) =>
+    setup.event({ event: "server_exit", reason: `reading from the server failed: ${e}` })
+  );
 
   const status = await child.status;
   exited = true;
@@ -119,7 +129,10 @@ export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<
   const code = status.signal ? 128 + (SIGNALS[status.signal] ?? 0) : status.code;
   const pending = session.abandonPending(`MCP server exited (code ${code}) before answering`);
   if (pending.length) {
-    setup.event({ event: "server_exit", reason: `server exited with code ${code} with ${pending.length} request(s) unanswered` });
+    setup.event({
+      event: "server_exit",
+      reason: `server exited with code ${code} with ${pending.length} request(s) unanswered`,
+    });
     await toClient.write(new TextEncoder().encode(pending.join("\n") + "\n"));
   }
   for (const off of offSignals) off();

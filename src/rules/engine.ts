@@ -84,7 +84,9 @@ export const MAX_HITS_PER_RULE = 256;
  * needs no lower-cased copy.
  */
 export class KeywordMatcher {
-  readonly #ascii: Int32Array; // state * 128 + char → next state
+  readonly #ascii: Uint16Array | Int32Array; // state * #k + class of an ASCII char → next state
+  readonly #cls: Uint8Array; // ASCII char → class (0 = in no keyword; upper case = lower case)
+  readonly #k: number;
   readonly #other: Map<number, number>[]; // per state: non-ASCII char → next state (goto only)
   readonly #fail: Int32Array;
   readonly #out: number[][]; // keyword ids ending at each state (with the fail chain folded in)
@@ -140,11 +142,26 @@ export class KeywordMatcher {
         queue.push(next);
       }
     }
-    // Upper-case ASCII letters behave as their lower-case forms.
-    for (let st = 0; st < n; st++) {
-      for (let c = 0x41; c <= 0x5a; c++) ascii[st * 128 + c] = ascii[st * 128 + c + 32];
+    // Compress the table to the character classes that keywords use (a small table stays in
+    // cache); upper-case ASCII letters share the class of their lower-case forms.
+    const cls = new Uint8Array(128);
+    let k = 1;
+    for (let c = 0; c < 128; c++) {
+      if (c >= 0x41 && c <= 0x5a) continue;
+      if (keywords.some((w) => w.includes(String.fromCharCode(c)))) cls[c] = k++;
     }
-    this.#ascii = ascii;
+    for (let c = 0x41; c <= 0x5a; c++) cls[c] = cls[c + 32];
+    const table = n * k < 65536 * 4 && n < 65536 ? new Uint16Array(n * k) : new Int32Array(n * k);
+    for (let st = 0; st < n; st++) {
+      for (let c = 0; c < 128; c++) {
+        if (c >= 0x41 && c <= 0x5a) continue;
+        if (cls[c]) table[st * k + cls[c]] = ascii[st * 128 + c];
+      }
+      // Class 0: a character in no keyword sends every state back to the root.
+    }
+    this.#ascii = table;
+    this.#cls = cls;
+    this.#k = k;
     this.#other = gotoOther;
     this.#fail = fail;
     this.#out = out;
@@ -156,6 +173,8 @@ export class KeywordMatcher {
     const present = new Uint8Array(this.#count);
     if (this.#count === 0) return present;
     const ascii = this.#ascii;
+    const cls = this.#cls;
+    const k = this.#k;
     const out = this.#out;
     const hasOut = this.#hasOut;
     let st = 0;
@@ -163,7 +182,7 @@ export class KeywordMatcher {
     for (let i = 0; i < text.length; i++) {
       let c = text.charCodeAt(i);
       if (c < 128) {
-        st = ascii[st * 128 + c];
+        st = ascii[st * k + cls[c]];
       } else if (!this.#nonAscii) {
         st = 0;
       } else {

@@ -318,8 +318,44 @@ export function normalizeForMatching(text: string): TextView {
   };
 }
 
-const B64_RUN = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
-const HEX_RUN = /[0-9a-fA-F]{32,}/g;
+// Character classes for blob runs: 1 = base64 (standard or URL alphabet), 2 = also a hex digit.
+const BLOB_CLASS: Uint8Array = (() => {
+  const t = new Uint8Array(128);
+  for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-") {
+    t[c.charCodeAt(0)] = 1;
+  }
+  for (const c of "0123456789abcdefABCDEF") t[c.charCodeAt(0)] = 2;
+  return t;
+})();
+
+/** Runs of base64 characters at least `min` long (with `=` padding), in one pass. */
+function blobRuns(text: string, min: number): { start: number; end: number; hexOnly: boolean }[] {
+  const out: { start: number; end: number; hexOnly: boolean }[] = [];
+  let start = -1;
+  let hexOnly = true;
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0;
+    const k = c < 128 ? BLOB_CLASS[c] : 0;
+    if (k) {
+      if (start < 0) {
+        start = i;
+        hexOnly = true;
+      }
+      if (k === 1) hexOnly = false;
+      continue;
+    }
+    if (start >= 0) {
+      let end = i;
+      if (end - start >= min) {
+        while (end < n && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
+        out.push({ start, end, hexOnly });
+      }
+      start = -1;
+    }
+  }
+  return out;
+}
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Decoded text when it looks like human-readable text (an instruction), else undefined. */
@@ -403,29 +439,28 @@ export function decodedViews(view: TextView, options: DecodeOptions = {}): TextV
     }
   };
   let blobs = 0;
-  const b64 = new RegExp(B64_RUN.source, "g");
-  for (let m = b64.exec(text); m && blobs < maxBlobs && budget > 0; m = b64.exec(text)) {
-    const run = m[0];
+  for (const r of blobRuns(text, Math.min(minB64, minHex))) {
+    if (blobs >= maxBlobs || budget <= 0) break;
+    const run = text.slice(r.start, r.end);
+    if (r.hexOnly) {
+      // A hex-only run is decoded as hex (commit SHAs and digests decode to binary: skipped).
+      const even = run.length % 2 ? run.slice(0, -1) : run;
+      if (even.length < minHex) continue;
+      blobs++;
+      const head = hexBytes(even.length > 512 ? even.slice(0, 512) : even);
+      if (!asReadableTextPrefix(head)) continue;
+      const decoded = asReadableText(even.length > 512 ? hexBytes(even) : head);
+      if (decoded) add(r.start, r.start + even.length, decoded, "hex");
+      continue;
+    }
     if (run.length < minB64) continue;
-    // A hex-only run is handled as hex below.
-    if (/^[0-9a-fA-F]+$/.test(run)) continue;
     blobs++;
     // Check a prefix first: binary blobs (images, hashes) are rejected without decoding them whole.
     const head = base64Bytes(run.length > 344 ? run.slice(0, 344) : run);
     if (!head || !asReadableTextPrefix(head)) continue;
     const bytes = run.length > 344 ? base64Bytes(run) : head;
     const decoded = bytes && asReadableText(bytes);
-    if (decoded) add(m.index, m.index + run.length, decoded, "base64");
-  }
-  const hex = new RegExp(HEX_RUN.source, "g");
-  for (let m = hex.exec(text); m && blobs < maxBlobs && budget > 0; m = hex.exec(text)) {
-    const run = m[0].length % 2 ? m[0].slice(0, -1) : m[0];
-    if (run.length < minHex) continue;
-    blobs++;
-    const head = hexBytes(run.length > 512 ? run.slice(0, 512) : run);
-    if (!asReadableTextPrefix(head)) continue;
-    const decoded = asReadableText(run.length > 512 ? hexBytes(run) : head);
-    if (decoded) add(m.index, m.index + run.length, decoded, "hex");
+    if (decoded) add(r.start, r.end, decoded, "base64");
   }
   return out;
 }

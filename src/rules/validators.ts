@@ -211,8 +211,9 @@ export function jwt(text: string): boolean {
  * base64 body of real length (not `...` or a placeholder).
  */
 export function pemPrivateKey(text: string): boolean {
-  const m = /^-----BEGIN ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----([\s\S]*)-----END ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----$/
-    .exec(text);
+  const m =
+    /^-----BEGIN ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----([\s\S]*)-----END ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----$/
+      .exec(text);
   if (m === null || m[1] !== m[3]) return false;
   // Drop header lines such as `Proc-Type:` / `DEK-Info:` of encrypted legacy keys.
   const body = m[2].split(/\r?\n/).filter((l) => !l.includes(":")).join("").replace(/\s+/g, "");
