@@ -46,8 +46,8 @@ const EXCERPT_MAX = 160;
 // Long runs of token characters (keys, hashes, base64) are masked: keep a short prefix and the length.
 const TOKENISH = /[A-Za-z0-9_\-+/=.]{20,}/g;
 // Control characters (ANSI, bidi, zero-width, tags) are shown as escapes, never replayed on a terminal.
-// deno-lint-ignore no-control-regex
 const CONTROL =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\udb40[\udc00-\udc7f]/g;
 
 /** A short excerpt of `text` that is safe to log: token-like runs masked, controls escaped. */

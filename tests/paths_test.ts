@@ -92,3 +92,30 @@ Deno.test("resolveSymlinks follows a real symlinked directory for a file not yet
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("resolveSymlinks: an adapter that answers a missing path with itself still finds the link", () => {
+  const dir = Deno.realPathSync(Deno.makeTempDirSync());
+  try {
+    Deno.mkdirSync(`${dir}/secret`);
+    Deno.symlinkSync(`${dir}/secret`, `${dir}/link`);
+    // The proxy's adapter returns the input when realpath fails (regression: a new file under a
+    // symlinked directory was not resolved).
+    const realPath = (p: string) => {
+      try {
+        return Deno.realPathSync(p);
+      } catch {
+        return p;
+      }
+    };
+    assert.equal(
+      resolveSymlinks(`${dir}/link/sub/new.txt`, { home: dir, cwd: dir, realPath }),
+      `${dir}/secret/sub/new.txt`,
+    );
+    assert.equal(
+      resolveSymlinks(`${dir}/plain/new.txt`, { home: dir, cwd: dir, realPath }),
+      `${dir}/plain/new.txt`,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
