@@ -17,7 +17,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "high",
     "action": "neutralize",
     "message":
-      'Data from a server speaks directly to the AI model ("to you, the AI language model", "Note to the assistant:", "If you are an AI…", "Dear Claude"). Documents, e-mails and web pages written for people do not address the model; a tool result that does is an indirect prompt injection. The address was replaced by a visible marker so the model reads the rest as data.',
+      'Data from a server speaks directly to the AI model ("to you, the AI language model", "Note to the assistant:", "If you are an AI\u2026", "Dear Claude"). Documents, e-mails and web pages written for people do not address the model; a tool result that does is an indirect prompt injection. The address was replaced by a visible marker so the model reads the rest as data.',
     "references": [
       "https://github.com/ethz-spylab/agentdojo",
       "https://kai-greshake.de/posts/inject-my-pdf/",
@@ -78,7 +78,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "view": "raw",
       "keywords": [
         "\u001b",
-        "",
+        "\u009b",
       ],
       "patterns": [
         "(?:\\x1b\\[|\\x9b)[0-9;:]{0,64}m",
@@ -108,7 +108,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "view": "raw",
       "keywords": [
         "\u001b",
-        "",
+        "\u009b",
       ],
       "patterns": [
         "(?:\\x1b\\[|\\x9b)[\\x30-\\x3f]{0,64}[\\x20-\\x2f]{0,8}[\\x40-\\x6c\\x6e-\\x7e]",
@@ -140,7 +140,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "view": "raw",
       "keywords": [
         "\u001b]",
-        "",
+        "\u009d",
       ],
       "patterns": [
         "(?:\\x1b\\]|\\x9d)[^\\x07\\x1b\\x9c]{0,4096}(?:\\x07|\\x1b\\\\|\\x9c)?",
@@ -167,6 +167,41 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\u001b",
+        "\u0080",
+        "\u0081",
+        "\u0082",
+        "\u0083",
+        "\u0084",
+        "\u0085",
+        "\u0086",
+        "\u0087",
+        "\u0088",
+        "\u0089",
+        "\u008a",
+        "\u008b",
+        "\u008c",
+        "\u008d",
+        "\u008e",
+        "\u008f",
+        "\u0090",
+        "\u0091",
+        "\u0092",
+        "\u0093",
+        "\u0094",
+        "\u0095",
+        "\u0096",
+        "\u0097",
+        "\u0098",
+        "\u0099",
+        "\u009a",
+        "\u009b",
+        "\u009c",
+        "\u009d",
+        "\u009e",
+        "\u009f",
+      ],
       "patterns": [
         "(?:\\x1b[PX^_]|[\\x90\\x98\\x9e\\x9f])[^\\x07\\x1b\\x9c]{0,4096}(?:\\x07|\\x1b\\\\|\\x9c)?",
         "\\x1b[\\x20-\\x2f]{0,4}[\\x30-\\x4f\\x51-\\x57\\x59\\x5a\\x5c\\x60-\\x7e]",
@@ -188,7 +223,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "medium",
     "action": "neutralize",
     "message":
-      "Non-printing control characters (backspace, NUL, bell, shift-out…) were stripped. Backspaces and similar can overwrite text on a terminal so a person reads something harmless while the model reads something else. Tabs, newlines and form feeds are kept.",
+      "Non-printing control characters (backspace, NUL, bell, shift-out\u2026) were stripped. Backspaces and similar can overwrite text on a terminal so a person reads something harmless while the model reads something else. Tabs, newlines and form feeds are kept.",
     "references": [
       "https://en.wikipedia.org/wiki/C0_and_C1_control_codes",
     ],
@@ -197,6 +232,35 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\u0000",
+        "\u0001",
+        "\u0002",
+        "\u0003",
+        "\u0004",
+        "\u0005",
+        "\u0006",
+        "\u0007",
+        "\b",
+        "\u000e",
+        "\u000f",
+        "\u0010",
+        "\u0011",
+        "\u0012",
+        "\u0013",
+        "\u0014",
+        "\u0015",
+        "\u0016",
+        "\u0017",
+        "\u0018",
+        "\u0019",
+        "\u001a",
+        "\u001c",
+        "\u001d",
+        "\u001e",
+        "\u001f",
+        "\u007f",
+      ],
       "patterns": [
         "[\\x00-\\x08\\x0e-\\x1a\\x1c-\\x1f\\x7f]{1,256}",
       ],
@@ -270,6 +334,10 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\u202d",
+        "\u202e",
+      ],
       "patterns": [
         "[\\u202d\\u202e]{1,64}",
       ],
@@ -286,7 +354,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "medium",
     "action": "neutralize",
     "message":
-      "Bidirectional embedding or isolate controls (U+202A–202C, U+2066–2069) were removed from text that has no right-to-left script near them. There they only serve to reorder what a person sees (Trojan Source).",
+      "Bidirectional embedding or isolate controls (U+202A\u2013202C, U+2066\u20132069) were removed from text that has no right-to-left script near them. There they only serve to reorder what a person sees (Trojan Source).",
     "references": [
       "https://trojansource.codes/",
       "https://www.unicode.org/reports/tr9/",
@@ -296,6 +364,15 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+      ],
       "patterns": [
         "(?<![\\u0590-\\u08ff\\ufb1d-\\ufdff\\ufe70-\\ufefc][^\\n]{0,40})[\\u202a-\\u202c\\u2066-\\u2069](?![^\\n]{0,40}[\\u0590-\\u08ff\\ufb1d-\\ufdff\\ufe70-\\ufefc])",
       ],
@@ -642,7 +719,8 @@ export const BUILTIN_RULES: readonly Rule[] = [
   },
   {
     "id": "fake-role-turn",
-    "title": "Fake conversation turn or role header (\\n\\nHuman:, ### System:, [SYSTEM] you…)",
+    "title":
+      "Fake conversation turn or role header (\\n\\nHuman:, ### System:, [SYSTEM] you\u2026)",
     "layer": "L0-preprocess",
     "family": "role-injection",
     "severity": "high",
@@ -754,7 +832,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "https://github.com/ethz-spylab/agentdojo",
     ],
     "falsepositives": [
-      "Security guidance that forbids the same thing ('you must never ignore system instructions' is not matched: a negation just before the verb, or in a 'never … or …' list, suppresses the match).",
+      "Security guidance that forbids the same thing ('you must never ignore system instructions' is not matched: a negation just before the verb, or in a 'never \u2026 or \u2026' list, suppresses the match).",
       "Library docs with 'override the default settings' are not matched: the object must be instructions, rules, prompts or safety controls.",
     ],
     "match": {
@@ -836,7 +914,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "critical",
     "action": "neutralize",
     "message":
-      "Invisible Unicode tag characters (U+E0000–E007F) were removed. Each one mirrors an ASCII character, so a run of them spells text that the model reads and the user cannot see (ASCII smuggling); the decoded text is in the alert. Treat the server as hostile.",
+      "Invisible Unicode tag characters (U+E0000\u2013E007F) were removed. Each one mirrors an ASCII character, so a run of them spells text that the model reads and the user cannot see (ASCII smuggling); the decoded text is in the alert. Treat the server as hostile.",
     "references": [
       "https://embracethered.com/blog/posts/2024/hiding-and-finding-text-with-unicode-tags/",
       "https://www.unicode.org/charts/PDF/UE0000.pdf",
@@ -846,6 +924,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\udb40",
+      ],
       "patterns": [
         "(?<!\\u{1F3F4}[\\u{E0030}-\\u{E0039}\\u{E0061}-\\u{E007A}]{0,7})[\\u{E0000}-\\u{E007F}]{1,8192}",
       ],
@@ -872,6 +953,25 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\udb40",
+        "\ufe00",
+        "\ufe01",
+        "\ufe02",
+        "\ufe03",
+        "\ufe04",
+        "\ufe05",
+        "\ufe06",
+        "\ufe07",
+        "\ufe08",
+        "\ufe09",
+        "\ufe0a",
+        "\ufe0b",
+        "\ufe0c",
+        "\ufe0d",
+        "\ufe0e",
+        "\ufe0f",
+      ],
       "patterns": [
         "[\\u{FE00}-\\u{FE0F}\\u{E0100}-\\u{E01EF}]{2,8192}",
       ],
@@ -898,6 +998,22 @@ export const BUILTIN_RULES: readonly Rule[] = [
     ],
     "match": {
       "view": "raw",
+      "keywords": [
+        "\u200b",
+        "\u200c",
+        "\u200d",
+        "\u2060",
+        "\u2061",
+        "\u2062",
+        "\u2063",
+        "\u2064",
+        "\ufeff",
+        "\u180e",
+        "\u115f",
+        "\u1160",
+        "\u3164",
+        "\uffa0",
+      ],
       "patterns": [
         "[\\u200b-\\u200d\\u2060-\\u2064\\ufeff]{2,256}",
         "[\\u200b\\u2060-\\u2064\\u180e\\u115f\\u1160\\u3164\\uffa0]",
@@ -974,7 +1090,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "medium",
     "action": "neutralize",
     "message":
-      "A markdown link whose URL has a data parameter left as a placeholder for the model to fill (`?data={…}`, `?secret=$TOKEN`) was neutralised: one click would send that data away.",
+      "A markdown link whose URL has a data parameter left as a placeholder for the model to fill (`?data={\u2026}`, `?secret=$TOKEN`) was neutralised: one click would send that data away.",
     "references": [
       "https://github.com/bountyy/smac-l3",
     ],
@@ -1025,7 +1141,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
   {
     "id": "response-directive",
     "title":
-      'Data that dictates the assistant\'s reply ("add … to your reply", "encode your response")',
+      'Data that dictates the assistant\'s reply ("add \u2026 to your reply", "encode your response")',
     "layer": "L0-preprocess",
     "family": "instruction-override",
     "severity": "medium",
@@ -1065,7 +1181,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "critical",
     "action": "redact",
     "message":
-      "An Anthropic API key (sk-ant-api03-…/sk-ant-admin01-…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+      "An Anthropic API key (sk-ant-api03-\u2026/sk-ant-admin01-\u2026) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
     "references": [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],
@@ -1136,7 +1252,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "high",
     "action": "redact",
     "message":
-      "An AWS access key id (AKIA…/ASIA…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+      "An AWS access key id (AKIA\u2026/ASIA\u2026) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
     "references": [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],
@@ -1230,7 +1346,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "high",
     "action": "redact",
     "message":
-      "A Google API key (AIza…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+      "A Google API key (AIza\u2026) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
     "references": [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],
@@ -1317,7 +1433,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "critical",
     "action": "redact",
     "message":
-      "An OpenAI API key (sk-proj-…, sk-svcacct-…, or a legacy sk-… key) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+      "An OpenAI API key (sk-proj-\u2026, sk-svcacct-\u2026, or a legacy sk-\u2026 key) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
     "references": [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],
@@ -1351,7 +1467,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],
     "falsepositives": [
-      "Elided examples (BEGIN/…/END) and public keys or certificates are left alone.",
+      "Elided examples (BEGIN/\u2026/END) and public keys or certificates are left alone.",
     ],
     "match": {
       "view": "raw",
@@ -1376,7 +1492,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "critical",
     "action": "redact",
     "message":
-      "A Slack token (xoxb-/xoxp-/xapp-…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+      "A Slack token (xoxb-/xoxp-/xapp-\u2026) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
     "references": [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],
@@ -1464,7 +1580,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "critical",
     "action": "redact",
     "message":
-      "A connection string with an embedded password (postgres://user:password@host, mongodb+srv://, redis://, amqp://, https://user:pass@…) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
+      "A connection string with an embedded password (postgres://user:password@host, mongodb+srv://, redis://, amqp://, https://user:pass@\u2026) appeared in data from a server. Tool output that reaches the AI model would have put the credential into the conversation (and into any log or provider that sees it). It was redacted in place; the marker's hash lets you match it to the original. Rotate the credential if it was not meant to be shared, and check why the server returns it.",
     "references": [
       "https://docs.github.com/en/code-security/secret-scanning/introduction/supported-secret-scanning-patterns",
     ],

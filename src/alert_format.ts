@@ -92,11 +92,15 @@ export function useColor(isTerminal: boolean, env: (name: string) => string | un
 
 // C0/C1 controls (ANSI), bidi overrides, zero-width and invisible format characters, tags.
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\udb40][\udc00-\udc7f]/g;
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\udb40][\udc00-\udc7f]/g;
 
 /** Escape characters that could drive a terminal or hide text; collapse to one line. */
 export function sanitize(text: string): string {
-  return text.replace(UNSAFE, (c) => c === "\n" || c === "\t" || c === "\r" ? " " : `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  return text.replace(
+    UNSAFE,
+    (c) => c === "\n" || c === "\t" || c === "\r" ? " " : `\\u{${c.codePointAt(0)!.toString(16)}}`,
+  );
 }
 
 function clip(text: string, max: number): string {
@@ -122,20 +126,33 @@ export function describeWhere(r: Pick<AlertRecord, "path" | "method" | "tool">):
   const seg = path.split("/").slice(1);
   const method = r.method ?? "";
   let what = "";
-  const kind = seg[1] === "tools" ? "tool" : seg[1] === "prompts" ? "prompt"
-    : seg[1] === "resources" ? "resource" : seg[1] === "resourceTemplates" ? "resource template" : "";
+  const kind = seg[1] === "tools"
+    ? "tool"
+    : seg[1] === "prompts"
+    ? "prompt"
+    : seg[1] === "resources"
+    ? "resource"
+    : seg[1] === "resourceTemplates"
+    ? "resource template"
+    : "";
   if (kind && seg[0] === "result" && /^[0-9]+$/.test(seg[2] ?? "")) {
     const part = FIELD_NAMES[seg[3] ?? ""] ?? (seg.length > 3 ? seg.slice(3).join("/") : "");
-    what = `${kind}${r.tool !== undefined ? ` "${clip(sanitize(r.tool), 60)}"` : ` #${seg[2]}`}${part ? ` ${part}` : ""}`;
+    what = `${kind}${r.tool !== undefined ? ` "${clip(sanitize(r.tool), 60)}"` : ` #${seg[2]}`}${
+      part ? ` ${part}` : ""
+    }`;
   } else if (method === "initialize" && seg[1] === "instructions") {
     what = "server instructions";
   } else if (method === "tools/call") {
-    what = `${seg[0] === "params" ? "arguments of" : "result of"} tool${r.tool !== undefined ? ` "${clip(sanitize(r.tool), 60)}"` : ""}`;
+    what = `${seg[0] === "params" ? "arguments of" : "result of"} tool${
+      r.tool !== undefined ? ` "${clip(sanitize(r.tool), 60)}"` : ""
+    }`;
   } else if (r.tool !== undefined) {
     what = `"${clip(sanitize(r.tool), 60)}"`;
   }
   const m = method ? `(${sanitize(method)})` : "";
-  if (!what) return [m.slice(1, -1), path ? sanitize(path) : ""].filter(Boolean).join(" ") || "message";
+  if (!what) {
+    return [m.slice(1, -1), path ? sanitize(path) : ""].filter(Boolean).join(" ") || "message";
+  }
   return `${what} ${m}`.trim();
 }
 
@@ -156,7 +173,9 @@ export function formatFinding(record: AlertRecord, opts: AlertOptions): string {
   const label = paint(SEVERITY_STYLE[sev], sev.toUpperCase(), c);
   const outcome = OUTCOME_TEXT[record.action] ?? sanitize(String(record.action));
   const done = paint(record.action === "alerted" ? STYLE.yellow : STYLE.green, outcome, c);
-  const time = opts.time && record.ts ? `${paint(STYLE.dim, record.ts.slice(11, 19) || record.ts, c)} ` : "";
+  const time = opts.time && record.ts
+    ? `${paint(STYLE.dim, record.ts.slice(11, 19) || record.ts, c)} `
+    : "";
   const line = `${time}${paint(STYLE.bold, "mcp-watchdog", c)} ${label} ` +
     `[${clip(sanitize(record.server), 60)}] ${paint(STYLE.dim, sanitize(record.rule), c)}: ` +
     `${describeWhere(record)} -> ${done}: ${clip(sanitize(record.message ?? ""), 200)}`;
@@ -173,7 +192,9 @@ export function formatFinding(record: AlertRecord, opts: AlertOptions): string {
   ].filter(Boolean);
   if (meta.length) more.push(meta.join(", "));
   for (const [k, v] of Object.entries(record.details ?? {})) {
-    more.push(`${sanitize(k)}: ${clip(sanitize(typeof v === "string" ? v : JSON.stringify(v) ?? ""), 300)}`);
+    more.push(
+      `${sanitize(k)}: ${clip(sanitize(typeof v === "string" ? v : JSON.stringify(v) ?? ""), 300)}`,
+    );
   }
   return [line, ...more.map((m) => `    ${paint(STYLE.dim, m, c)}`)].join("\n");
 }

@@ -28,7 +28,15 @@
  *
  * @module
  */
-import { getMember, type JsoncMember, type JsoncNode, JsoncError, lineOf, parseJsonc, type TextEdit } from "./jsonc.ts";
+import {
+  getMember,
+  JsoncError,
+  type JsoncMember,
+  type JsoncNode,
+  lineOf,
+  parseJsonc,
+  type TextEdit,
+} from "./jsonc.ts";
 
 /** The clients whose configurations mcp-watchdog knows. */
 export const CLIENT_IDS = [
@@ -87,7 +95,10 @@ export interface HostInfo {
 }
 
 function join(...parts: string[]): string {
-  return parts.map((p, i) => (i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, "")))
+  return parts.map((
+    p,
+    i,
+  ) => (i === 0 ? p.replace(/[\\/]+$/, "") : p.replace(/^[\\/]+|[\\/]+$/g, "")))
     .join("/");
 }
 
@@ -136,7 +147,11 @@ export function configLocations(host: HostInfo): ConfigLocation[] {
     user("codex", join(codexHome, "config.toml"), "codex-toml"),
     user("zed", join(zedUser, "settings.json"), "context_servers"),
     ...codeUsers.map((u) =>
-      user("cline", join(u, "globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json"), "mcpServers")
+      user(
+        "cline",
+        join(u, "globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json"),
+        "mcpServers",
+      )
     ),
     project("claude-code", ".mcp.json", "mcpServers"),
     project("cursor", ".cursor/mcp.json", "mcpServers"),
@@ -162,7 +177,9 @@ export function locationForPath(path: string, home?: string): ConfigLocation {
   });
   if (file.endsWith(".toml")) return loc("codex", "codex-toml");
   if (file === "claude_desktop_config.json") return loc("claude-desktop", "auto");
-  if (file === ".claude.json" && (!home || p === join(home, ".claude.json"))) return loc("claude-code", "auto");
+  if (file === ".claude.json" && (!home || p === join(home, ".claude.json"))) {
+    return loc("claude-code", "auto");
+  }
   if (file === ".mcp.json") return loc("claude-code", "auto");
   if (is("/.cursor/mcp.json")) return loc("cursor", "auto");
   if (file === "mcp_config.json") return loc("windsurf", "auto");
@@ -276,7 +293,8 @@ function jsonServer(
   stringMap(get("headers"), secrets);
   const type = str("type");
   const url = str("url") ?? str("serverUrl") ?? str("httpUrl");
-  const disabled = get("disabled")?.type === "boolean" && (get("disabled") as { value: boolean }).value ||
+  const disabled =
+    get("disabled")?.type === "boolean" && (get("disabled") as { value: boolean }).value ||
     (get("enabled")?.type === "boolean" && !(get("enabled") as { value: boolean }).value);
   let holder: JsoncNode = o; // the object that holds command/args/env
   let cmdNode = get("command");
@@ -284,7 +302,10 @@ function jsonServer(
     holder = cmdNode;
     cmdNode = get("path", cmdNode);
   }
-  const env = { ...stringMap(get("env"), secrets), ...(holder !== o ? stringMap(get("env", holder), secrets) : {}) };
+  const env = {
+    ...stringMap(get("env"), secrets),
+    ...(holder !== o ? stringMap(get("env", holder), secrets) : {}),
+  };
   const common = {
     name: m.key,
     ...base,
@@ -361,23 +382,33 @@ export function parseClientConfig(
   try {
     root = parseJsonc(text);
   } catch (e) {
-    throw new ConfigParseError(e instanceof JsoncError ? `${e.message} (line ${lineOf(text, e.offset)})` : String(e));
+    throw new ConfigParseError(
+      e instanceof JsoncError ? `${e.message} (line ${lineOf(text, e.offset)})` : String(e),
+    );
   }
   const servers: ServerEntry[] = [];
-  const add = (key: string) => servers.push(...serversIn(getMember(root, key)?.value, text, base, secrets));
+  const add = (key: string) =>
+    servers.push(...serversIn(getMember(root, key)?.value, text, base, secrets));
   if (shape === "mcpServers" || shape === "claude-user" || shape === "auto") add("mcpServers");
   if (shape === "servers" || shape === "auto") add("servers");
   if (shape === "context_servers" || shape === "auto") add("context_servers");
   if (shape === "vscode-settings" || shape === "auto") {
     add("mcp.servers");
-    servers.push(...serversIn(getMember(getMember(root, "mcp")?.value, "servers")?.value, text, base, secrets));
+    servers.push(
+      ...serversIn(getMember(getMember(root, "mcp")?.value, "servers")?.value, text, base, secrets),
+    );
   }
   if (shape === "claude-user" || shape === "auto") {
     const projects = getMember(root, "projects")?.value;
     if (projects?.type === "object") {
       for (const p of projects.members) {
         servers.push(
-          ...serversIn(getMember(p.value, "mcpServers")?.value, text, { ...base, project: p.key }, secrets),
+          ...serversIn(
+            getMember(p.value, "mcpServers")?.value,
+            text,
+            { ...base, project: p.key },
+            secrets,
+          ),
         );
       }
     }
@@ -462,7 +493,16 @@ export function parseTomlEntries(text: string): TomlEntry[] {
       }
       const e = text[pos + 1];
       pos += 2;
-      const simple: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", e: "\x1b", '"': '"', "\\": "\\" };
+      const simple: Record<string, string> = {
+        b: "\b",
+        t: "\t",
+        n: "\n",
+        f: "\f",
+        r: "\r",
+        e: "\x1b",
+        '"': '"',
+        "\\": "\\",
+      };
       if (e in simple) out += simple[e];
       else if (e === "u" || e === "U") {
         const n = e === "u" ? 4 : 8;
@@ -550,7 +590,14 @@ export function parseTomlEntries(text: string): TomlEntry[] {
           ws();
           const v = value(depth + 1);
           // A dotted key inside an inline table nests; flatten into the first part for our needs.
-          members.push({ key: k.join("."), keyStart, keyEnd, value: v, start: keyStart, end: v.end });
+          members.push({
+            key: k.join("."),
+            keyStart,
+            keyEnd,
+            value: v,
+            start: keyStart,
+            end: v.end,
+          });
           ws();
           if (text[pos] === ",") pos++;
           else if (text[pos] === "}") break;
@@ -566,10 +613,14 @@ export function parseTomlEntries(text: string): TomlEntry[] {
     while (end > start && (text[end - 1] === " " || text[end - 1] === "\t")) end--;
     pos = end;
     const word = text.slice(start, end);
-    if (word === "true" || word === "false") return { type: "boolean", start, end, value: word === "true" };
+    if (word === "true" || word === "false") {
+      return { type: "boolean", start, end, value: word === "true" };
+    }
     if (word === "") throw new TomlError(`missing value at ${start}`);
     const n = Number(word.replace(/_/g, ""));
-    return Number.isFinite(n) ? { type: "number", start, end, value: n } : { type: "null", start, end, value: null };
+    return Number.isFinite(n)
+      ? { type: "number", start, end, value: n }
+      : { type: "null", start, end, value: null };
   };
 
   while (pos < text.length) {
@@ -580,7 +631,9 @@ export function parseTomlEntries(text: string): TomlEntry[] {
       pos += arrayTable ? 2 : 1;
       table = key();
       if (arrayTable) table = [...table, "[]"];
-      if (text[pos] !== "]" || (arrayTable && text[pos + 1] !== "]")) throw new TomlError(`bad table header at ${pos}`);
+      if (text[pos] !== "]" || (arrayTable && text[pos + 1] !== "]")) {
+        throw new TomlError(`bad table header at ${pos}`);
+      }
       pos += arrayTable ? 2 : 1;
       lineEnd();
       continue;
@@ -623,15 +676,20 @@ function codexServers(
     if (e.path.length === 2) { // mcp_servers.<name> = { command = …, args = […] }
       if (e.value.type !== "object") continue;
       const a = acc(name, e.value.start);
-      for (const m of e.value.members) a.fields.set(m.key, { node: m.value, lineEnd: e.lineEnd, inline: true });
+      for (const m of e.value.members) {
+        a.fields.set(m.key, { node: m.value, lineEnd: e.lineEnd, inline: true });
+      }
       continue;
     }
     const a = acc(name, e.value.start);
-    if (e.path.length === 3) a.fields.set(e.path[2], { node: e.value, lineEnd: e.lineEnd, inline: false });
-    else if (e.path[2] === "env" && e.path.length === 4 && e.value.type === "string") {
+    if (e.path.length === 3) {
+      a.fields.set(e.path[2], { node: e.value, lineEnd: e.lineEnd, inline: false });
+    } else if (e.path[2] === "env" && e.path.length === 4 && e.value.type === "string") {
       a.env[e.path[3]] = e.value.value;
       secrets.push(e.value.value);
-    } else if (e.path[2] === "http_headers" && e.value.type === "string") secrets.push(e.value.value);
+    } else if (e.path[2] === "http_headers" && e.value.type === "string") {
+      secrets.push(e.value.value);
+    }
   }
   const out: ServerEntry[] = [];
   for (const [name, a] of byName) {
@@ -669,7 +727,13 @@ function codexServers(
             format: "toml" as const,
             command,
             ...(argsNode?.type === "array"
-              ? { args: { start: argsNode.start, end: argsNode.end, elements: argsNode.elements.map((e) => rawOf(e)!) } }
+              ? {
+                args: {
+                  start: argsNode.start,
+                  end: argsNode.end,
+                  elements: argsNode.elements.map((e) => rawOf(e)!),
+                },
+              }
               : {}),
             argsInsert: cmd!.inline
               ? { at: command.end, prefix: ", args = " }
@@ -695,7 +759,8 @@ export interface WatchdogCommand {
 /** The default: the `mcp-watchdog` binary on the PATH. */
 export const DEFAULT_WATCHDOG: WatchdogCommand = { command: "mcp-watchdog", args: [] };
 
-const isWatchdogToken = (s: string) => /(?:^|[\\/@])mcp-watchdog(?:@[^\s/]*)?(?:\.(?:cmd|exe|js|ts|mjs))?$/i.test(s);
+// `mcp-watchdog` as a command, path segment or package name (`@bountyy/mcp-watchdog@1`, `…/mcp-watchdog/cli.ts`).
+const isWatchdogToken = (s: string) => /(?:^|[\\/@:])mcp-watchdog(?:$|[\\/@.])/i.test(s);
 
 /**
  * If a server's command line already runs through mcp-watchdog, the index in `args` of the `--`
@@ -708,21 +773,33 @@ const isWatchdogToken = (s: string) => /(?:^|[\\/@])mcp-watchdog(?:@[^\s/]*)?(?:
  * wrappedSeparator("npx", ["x"]); // -1
  * ```
  */
-export function wrappedSeparator(command: string, args: readonly string[]): number {
+export function wrappedSeparator(
+  command: string,
+  args: readonly string[],
+  watchdog?: WatchdogCommand,
+): number {
   const sep = args.indexOf("--");
   if (sep < 0 || sep + 1 >= args.length) return -1;
   const before = args.slice(0, sep);
   if (isWatchdogToken(command) || before.some(isWatchdogToken)) return sep;
+  // A watchdog given explicitly (`--command`), e.g. `deno run -A ./cli.ts`.
+  if (
+    watchdog && command === watchdog.command && watchdog.args.every((a, i) => before[i] === a) &&
+    before.includes("--name")
+  ) return sep;
   return -1;
 }
 
 /** The command line a server has once unwrapped (the original), or itself when not wrapped. */
-export function originalCommand(entry: { command?: string; args: readonly string[] }): {
+export function originalCommand(
+  entry: { command?: string; args: readonly string[] },
+  watchdog?: WatchdogCommand,
+): {
   command?: string;
   args: readonly string[];
 } {
   if (entry.command === undefined) return entry;
-  const sep = wrappedSeparator(entry.command, entry.args);
+  const sep = wrappedSeparator(entry.command, entry.args, watchdog);
   return sep < 0 ? entry : { command: entry.args[sep + 1], args: entry.args.slice(sep + 2) };
 }
 
@@ -733,12 +810,19 @@ export function originalCommand(entry: { command?: string; args: readonly string
  * so {@link planUnwrap} restores it byte for byte. Returns `[]` when already wrapped or not
  * rewritable.
  */
-export function planWrap(entry: ServerEntry, watchdog: WatchdogCommand = DEFAULT_WATCHDOG): TextEdit[] {
+export function planWrap(
+  entry: ServerEntry,
+  watchdog: WatchdogCommand = DEFAULT_WATCHDOG,
+): TextEdit[] {
   const s = entry.spans;
   if (!s || entry.transport !== "stdio" || entry.command === undefined) return [];
-  if (wrappedSeparator(entry.command, entry.args) >= 0) return [];
+  if (wrappedSeparator(entry.command, entry.args, watchdog) >= 0) return [];
   const prefix = [...watchdog.args, "--name", entry.name, "--"].map((a) => JSON.stringify(a));
-  const edits: TextEdit[] = [{ start: s.command.start, end: s.command.end, text: JSON.stringify(watchdog.command) }];
+  const edits: TextEdit[] = [{
+    start: s.command.start,
+    end: s.command.end,
+    text: JSON.stringify(watchdog.command),
+  }];
   if (s.args) {
     const first = s.args.elements[0];
     const inserted = [...prefix, s.command.raw].join(", ");
@@ -748,7 +832,11 @@ export function planWrap(entry: ServerEntry, watchdog: WatchdogCommand = DEFAULT
         : { start: s.args.start + 1, end: s.args.end - 1, text: inserted },
     );
   } else {
-    edits.push({ start: s.argsInsert.at, end: s.argsInsert.at, text: `${s.argsInsert.prefix}[${[...prefix, s.command.raw].join(", ")}]` });
+    edits.push({
+      start: s.argsInsert.at,
+      end: s.argsInsert.at,
+      text: `${s.argsInsert.prefix}[${[...prefix, s.command.raw].join(", ")}]`,
+    });
   }
   return edits;
 }
@@ -758,10 +846,14 @@ export function planWrap(entry: ServerEntry, watchdog: WatchdogCommand = DEFAULT
  * arguments are cut out of `args` (and an `args` that `wrap` added is removed again).
  * Returns `[]` when the server is not wrapped.
  */
-export function planUnwrap(entry: ServerEntry, text: string): TextEdit[] {
+export function planUnwrap(
+  entry: ServerEntry,
+  text: string,
+  watchdog?: WatchdogCommand,
+): TextEdit[] {
   const s = entry.spans;
   if (!s || !s.args || entry.command === undefined) return [];
-  const sep = wrappedSeparator(entry.command, entry.args);
+  const sep = wrappedSeparator(entry.command, entry.args, watchdog);
   if (sep < 0) return [];
   const els = s.args.elements;
   const orig = els[sep + 1];
@@ -800,7 +892,9 @@ export function findConfigs(
 ): FoundConfig[] {
   const locs = filter.config !== undefined
     ? [locationForPath(filter.config, host.home)]
-    : configLocations(host).filter((l) => filter.client === undefined || l.client === filter.client);
+    : configLocations(host).filter((l) =>
+      filter.client === undefined || l.client === filter.client
+    );
   const out: FoundConfig[] = [];
   for (const location of locs) {
     const text = read(location.path);
@@ -820,12 +914,16 @@ export function parseClientId(name: string): ClientId | undefined {
     "vs-code": "vscode",
     "gemini-cli": "gemini",
   };
-  return aliases[n] ?? (CLIENT_IDS as readonly string[]).includes(n) ? (aliases[n] ?? n as ClientId) : undefined;
+  return aliases[n] ?? (CLIENT_IDS as readonly string[]).includes(n)
+    ? (aliases[n] ?? n as ClientId)
+    : undefined;
 }
 
-const SECRET_FLAG = /^--?(?:api[-_]?key|access[-_]?token|auth[-_]?token|token|secret|password|passwd|pat|key|client[-_]?secret|bearer)$/i;
+const SECRET_FLAG =
+  /^--?(?:api[-_]?key|access[-_]?token|auth[-_]?token|token|secret|password|passwd|pat|key|client[-_]?secret|bearer)$/i;
 const SECRET_ASSIGN = /^[^=]*(?:key|token|secret|password|passwd|auth)[^=]*=(.+)$/i;
-const SECRET_SHAPE = /^(?:sk|pk|rk|ghp|gho|ghs|ghu|github_pat|glpat|xox[abpr]|AKIA|AIza|ya29|eyJ)[-_.A-Za-z0-9]{8,}$/;
+const SECRET_SHAPE =
+  /^(?:sk|pk|rk|ghp|gho|ghs|ghu|github_pat|glpat|xox[abpr]|AKIA|AIza|ya29|eyJ)[-_.A-Za-z0-9]{8,}$/;
 
 /**
  * Values in a command line that look like credentials and must not be shown: the value after a
@@ -854,7 +952,11 @@ export function secretArgs(args: readonly string[]): string[] {
 /** Replace every occurrence of each secret (4+ characters) in `text` by `***`. */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) {
+  for (
+    const s of [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) =>
+      b.length - a.length
+    )
+  ) {
     out = out.split(s).join("***");
   }
   return out;

@@ -106,7 +106,10 @@ export function parseJsonc(text: string): JsoncNode {
     // Tolerate raw control characters (some editors write them) by escaping before JSON.parse.
     const src = hasControl
       // deno-lint-ignore no-control-regex
-      ? raw.replace(/[\u0000-\u001f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      ? raw.replace(
+        /[\u0000-\u001f]/g,
+        (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      )
       : raw;
     let value: string;
     try {

@@ -80,7 +80,8 @@ const SECURITY_SEVERITY: Readonly<Record<Severity, string>> = {
 export function fileUri(path: string): string {
   const p = path.replace(/\\/g, "/");
   const abs = /^[A-Za-z]:\//.test(p) ? `/${p}` : p;
-  return "file://" + abs.split("/").map((s) => encodeURIComponent(s).replace(/%3A/g, ":")).join("/");
+  return "file://" +
+    abs.split("/").map((s) => encodeURIComponent(s).replace(/%3A/g, ":")).join("/");
 }
 
 function location(artifact: string, line: number | undefined, baseDir: string | undefined) {
@@ -127,7 +128,12 @@ export function toSarif(
     if (have !== undefined) return have;
     const meta = known.get(rec.rule);
     const severity = meta?.severity ?? rec.severity;
-    const tags = ["security", "mcp", ...(meta?.family ? [meta.family] : []), ...(meta?.layer ?? rec.layer ? [meta?.layer ?? rec.layer!] : [])];
+    const tags = [
+      "security",
+      "mcp",
+      ...(meta?.family ? [meta.family] : []),
+      ...(meta?.layer ?? rec.layer ? [meta?.layer ?? rec.layer!] : []),
+    ];
     const refs = meta?.references ?? [];
     rules.push({
       id: rec.rule,

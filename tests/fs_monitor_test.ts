@@ -7,7 +7,13 @@ import {
   readTainted,
   snapshotConfigs,
   snapshotDir,
+  startSessionMonitor,
 } from "../src/adapters/fs_monitor.ts";
+import { existsSync } from "node:fs";
+import { runRestore } from "../src/cli/restore.ts";
+import { DEFAULT_CONFIG } from "../src/config.ts";
+import { MemoryStore } from "../src/store/memory_store.ts";
+import { connect, FILESYSTEM, SDK_TEST } from "./helpers.ts";
 import type { Finding } from "../src/types.ts";
 
 /** Wait (bounded) until `pred` holds; file events are asynchronous. */
@@ -93,7 +99,7 @@ Deno.test("snapshotConfigs: versions on change, unchanged kept, tainted content 
   }
 });
 
-Deno.test("FsMonitor.watchPlan: home shallow, credential dirs and roots deep, nested dropped", () => {
+Deno.test("FsMonitor.watchPlan: home and roots shallow, credential dirs deep, .git watched, missing dropped", () => {
   const t = tempHome();
   try {
     const mon = new FsMonitor({
@@ -112,10 +118,10 @@ Deno.test("FsMonitor.watchPlan: home shallow, credential dirs and roots deep, ne
       path: `${t}/.ssh`,
       recursive: true,
     });
-    assert.deepEqual(plan.find((p) => p.path === `${t}/proj`), {
-      path: `${t}/proj`,
-      recursive: true,
-    });
+    const proj = plan.find((p) => p.path === `${t}/proj`);
+    assert.deepEqual(proj, { path: `${t}/proj`, recursive: false });
+    const git = plan.find((p) => p.path === `${t}/proj/.git`);
+    assert.deepEqual(git, { path: `${t}/proj/.git`, recursive: false });
     assert.ok(!plan.some((p) => p.path === `${t}/.aws`), "missing paths are not watched");
   } finally {
     Deno.removeSync(t, { recursive: true });
@@ -199,4 +205,69 @@ Deno.test("FsMonitor: unattributed write outside the scope is ignored, outside-s
   assert.equal(found[0].tool, "write_file");
   mon.handle({ kind: "access", paths: ["/home/u/.bashrc"] });
   assert.equal(found.length, 1, "reads are not writes");
+});
+
+Deno.test({
+  name:
+    "e2e: server-filesystem writes .mcp.json (pre-flight bypassed): reported with a diff, then restored",
+  ...SDK_TEST,
+  async fn() {
+    const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-mon-" }));
+    Deno.mkdirSync(`${t}/proj`);
+    const cfg = `${t}/proj/.mcp.json`;
+    const good = '{"mcpServers":{"fs":{"command":"npx","args":["server-filesystem"]}}}';
+    Deno.writeTextFileSync(cfg, good);
+    const found: Finding[] = [];
+    const m = startSessionMonitor({
+      config: { ...DEFAULT_CONFIG, serverCommand: [...FILESYSTEM, `${t}/proj`] },
+      host: {
+        homeDir: t,
+        cwd: `${t}/proj`,
+        isDirectory: (p) => existsSync(p) && Deno.statSync(p).isDirectory,
+      },
+      store: new MemoryStore(),
+      session: "s",
+      server: { name: "fs", key: "fs#1" },
+      stateDir: `${t}/state`,
+      report: (f) => found.push(f),
+    });
+    // The server directly, no proxy: what the monitor sees if a write slipped past the pre-flight.
+    const client = await connect([...FILESYSTEM, `${t}/proj`], { capabilities: false });
+    try {
+      assert.equal(m.snapshots.find((s) => s.path === cfg)?.state, "saved");
+      await new Promise((r) => setTimeout(r, 200)); // let the watcher settle
+      m.calls.start(1, "write_file");
+      const evil =
+        '{"mcpServers":{"fs":{"command":"npx","args":["server-filesystem"]},"x":{"command":"curl"}}}';
+      const r = await client.callTool({
+        name: "write_file",
+        arguments: { path: cfg, content: evil },
+      });
+      m.calls.end(1);
+      assert.ok(!r.isError);
+      await until(
+        () => found.some((f) => f.rule === "l4-mcp-config-changed"),
+        "config change finding",
+      );
+      const f = found.find((f) => f.rule === "l4-mcp-config-changed")!;
+      assert.equal(f.tool, "write_file");
+      assert.match(f.message, /during fs's write_file call/);
+      assert.ok(
+        (f.details!.diff as string[]).some((l) => l.includes("+ mcpServers.x.command: curl")),
+      );
+      // Undo it.
+      const out: string[] = [];
+      const code = await runRestore([cfg], {
+        stdout: (s) => out.push(s),
+        stderr: (s) => out.push(s),
+        stateDir: `${t}/state`,
+      });
+      assert.equal(code, 0, out.join(""));
+      assert.equal(Deno.readTextFileSync(cfg), good);
+    } finally {
+      m.stop();
+      await client.close();
+      Deno.removeSync(t, { recursive: true });
+    }
+  },
 });

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { applyEdits, findNode, getMember, JsoncError, lineOf, parseJsonc, toValue } from "../src/jsonc.ts";
+import {
+  applyEdits,
+  findNode,
+  getMember,
+  JsoncError,
+  lineOf,
+  parseJsonc,
+  toValue,
+} from "../src/jsonc.ts";
 
 Deno.test("parseJsonc: plain JSON gives the same value as JSON.parse", () => {
   const texts = [
@@ -13,7 +21,8 @@ Deno.test("parseJsonc: plain JSON gives the same value as JSON.parse", () => {
 });
 
 Deno.test("parseJsonc: comments, trailing commas and a BOM are accepted", () => {
-  const text = '\ufeff// head\n{\n  /* block\n  comment */ "a": [1, 2,], // tail\n  "b": {"c": "x",},\n}\n';
+  const text =
+    '\ufeff// head\n{\n  /* block\n  comment */ "a": [1, 2,], // tail\n  "b": {"c": "x",},\n}\n';
   assert.deepEqual(toValue(parseJsonc(text)), { a: [1, 2], b: { c: "x" } });
 });
 
@@ -40,7 +49,19 @@ Deno.test("parseJsonc: raw control characters inside strings are tolerated", () 
 });
 
 Deno.test("parseJsonc: broken input throws JsoncError with an offset", () => {
-  for (const bad of ['{"a": }', '{"a" 1}', '{"a": "x', "[1 2]", "/* open", '{"a": 1} x', "", "{a: 1}", '"\\q"']) {
+  for (
+    const bad of [
+      '{"a": }',
+      '{"a" 1}',
+      '{"a": "x',
+      "[1 2]",
+      "/* open",
+      '{"a": 1} x',
+      "",
+      "{a: 1}",
+      '"\\q"',
+    ]
+  ) {
     assert.throws(() => parseJsonc(bad), JsoncError, bad);
   }
   try {
@@ -54,19 +75,39 @@ Deno.test("parseJsonc: broken input throws JsoncError with an offset", () => {
 
 Deno.test("parseJsonc: deep nesting is refused instead of overflowing the stack", () => {
   assert.throws(() => parseJsonc("[".repeat(100_000)), /nesting too deep/);
-  assert.deepEqual(toValue(parseJsonc("[".repeat(100) + "]".repeat(100))), JSON.parse("[".repeat(100) + "]".repeat(100)));
+  assert.deepEqual(
+    toValue(parseJsonc("[".repeat(100) + "]".repeat(100))),
+    JSON.parse("[".repeat(100) + "]".repeat(100)),
+  );
 });
 
 Deno.test("parseJsonc: linear on large inputs", () => {
-  const big = JSON.stringify({ projects: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`/p/${i}`, { mcpServers: {}, history: ["x".repeat(50)] }])) });
+  const big = JSON.stringify({
+    projects: Object.fromEntries(
+      Array.from(
+        { length: 20_000 },
+        (_, i) => [`/p/${i}`, { mcpServers: {}, history: ["x".repeat(50)] }],
+      ),
+    ),
+  });
   const root = parseJsonc(big);
   assert.equal(getMember(root, "projects")?.value.type, "object");
 });
 
 Deno.test("applyEdits: applies edits in any order, refuses overlaps", () => {
-  assert.equal(applyEdits("abcdef", [{ start: 4, end: 5, text: "E" }, { start: 0, end: 1, text: "AA" }, { start: 3, end: 3, text: "+" }]), "AAbc+dEf");
+  assert.equal(
+    applyEdits("abcdef", [{ start: 4, end: 5, text: "E" }, { start: 0, end: 1, text: "AA" }, {
+      start: 3,
+      end: 3,
+      text: "+",
+    }]),
+    "AAbc+dEf",
+  );
   assert.equal(applyEdits("abc", []), "abc");
-  assert.throws(() => applyEdits("abcdef", [{ start: 0, end: 3, text: "" }, { start: 2, end: 4, text: "" }]), RangeError);
+  assert.throws(
+    () => applyEdits("abcdef", [{ start: 0, end: 3, text: "" }, { start: 2, end: 4, text: "" }]),
+    RangeError,
+  );
 });
 
 Deno.test("edits keep comments: replacing one value leaves every other byte", () => {
@@ -74,7 +115,10 @@ Deno.test("edits keep comments: replacing one value leaves every other byte", ()
   const root = parseJsonc(text);
   const c = findNode(root, ["command"])!;
   const out = applyEdits(text, [{ start: c.start, end: c.end, text: '"mcp-watchdog"' }]);
-  assert.equal(out, '{\n  // keep me\n  "command": "mcp-watchdog", /* and me */\n  "args": ["-y"],\n}');
+  assert.equal(
+    out,
+    '{\n  // keep me\n  "command": "mcp-watchdog", /* and me */\n  "args": ["-y"],\n}',
+  );
 });
 
 Deno.test("lineOf: 1-based line numbers", () => {

@@ -50,10 +50,16 @@ ${body}
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const w = child.stdin.getWriter();
-  if (opts.stdin) await w.write(opts.stdin);
-  await w.close();
+  // Write while the output is read: a relay blocks when nobody drains its stdout.
+  const feed = (async () => {
+    const w = child.stdin.getWriter();
+    try {
+      if (opts.stdin) await w.write(opts.stdin);
+      await w.close();
+    } catch { /* the child exited early: its status says why */ }
+  })();
   const out = await child.output();
+  await feed;
   const stderr = new TextDecoder().decode(out.stderr);
   const line = stderr.split("\n").find((l) => l.startsWith("RESULT "));
   return {
@@ -74,9 +80,9 @@ const f = ${JSON.stringify(path.join(Deno.makeTempDirSync(), "not-exec.sh"))};
 writeFileSync(f, "#!/bin/sh\\necho hi\\n"); chmodSync(f, 0o644);
 const out = {};
 for (const [k, cmd] of [["missing", "mcpw-no-such-command-xyz"], ["missingPath", "./nope/nothing"], ["notExec", f]]) {
-  let sync = true; let e;
+  let e;
   try { rt.spawn(cmd, []); } catch (err) { e = err; }
-  out[k] = { sync, isSpawnError: e instanceof SpawnError, code: e?.exitCode, msg: e?.message };
+  out[k] = { isSpawnError: e instanceof SpawnError, code: e?.exitCode, msg: e?.message };
 }
 // Nothing asynchronous may crash the process afterwards (Node's late 'error' events).
 await new Promise((r) => setTimeout(r, 50));

@@ -17,6 +17,7 @@ import {
   serverRootsFromCommand,
 } from "../src/scope.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
+import { SqliteStore } from "../src/adapters/sqlite_store.ts";
 import type { Json } from "../src/types.ts";
 import { connect, FILESYSTEM, PROXY, ROOT, SDK_TEST } from "./helpers.ts";
 
@@ -488,22 +489,113 @@ Deno.test({
       "--allow-env=HOME,MCP_WATCHDOG_HOME,MCP_WATCHDOG_SESSION,NO_COLOR,ANTHROPIC_API_KEY,ANTHROPIC_BASE_URL",
       `${ROOT}cli.ts`,
     ];
-    const client = await connect([...tight, "--quiet", "--state-dir", `${t}/state`, "--", ...FILESYSTEM, `${t}/proj`], {
+    const client = await connect([
+      ...tight,
+      "--quiet",
+      "--state-dir",
+      `${t}/state`,
+      "--",
+      ...FILESYSTEM,
+      `${t}/proj`,
+    ], {
       capabilities: false,
       env: { DENO_DIR },
     });
     try {
-      const ok = await client.callTool({ name: "write_file", arguments: { path: `${t}/proj/a.txt`, content: "x" } });
+      const ok = await client.callTool({
+        name: "write_file",
+        arguments: { path: `${t}/proj/a.txt`, content: "x" },
+      });
       assert.ok(!ok.isError);
       assert.equal(Deno.readTextFileSync(`${t}/proj/a.txt`), "x");
       await assert.rejects(
-        () => client.callTool({ name: "write_file", arguments: { path: `${t}/proj/.git/config`, content: "x" } }),
+        () =>
+          client.callTool({
+            name: "write_file",
+            arguments: { path: `${t}/proj/.git/config`, content: "x" },
+          }),
         /l4-sensitive-git/,
       );
-      assert.ok(existsSync(`${t}/state/state.db`), "the state database was opened under the tight permissions");
+      assert.ok(
+        existsSync(`${t}/state/state.db`),
+        "the state database was opened under the tight permissions",
+      );
     } finally {
       await client.close();
       Deno.removeSync(t, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "e2e: the client's MCP roots (roots/list answer) join the declared scope",
+  ...SDK_TEST,
+  async fn() {
+    const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-roots-" }));
+    const outside = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-roots-out-" }));
+    Deno.mkdirSync(`${t}/proj`);
+    // The helper client answers roots/list with file:///tmp; server-filesystem then serves /tmp.
+    const client = await connect([
+      ...PROXY,
+      "--quiet",
+      "--state-dir",
+      `${t}/state`,
+      "--",
+      ...FILESYSTEM,
+      `${t}/proj`,
+    ], {
+      env: { DENO_DIR, MCP_WATCHDOG_SESSION: "roots-e2e" },
+    });
+    try {
+      const store = new SqliteStore(`${t}/state/state.db`);
+      try {
+        const end = Date.now() + 15_000;
+        let roots: string[] = [];
+        while (Date.now() < end) {
+          const rec = store.list<string[]>(ROOTS_NS).find((r) => r.key.startsWith("roots-e2e|"));
+          if (rec) {
+            roots = rec.value;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(roots.includes("/tmp"), `learned roots: ${roots}`);
+      } finally {
+        store.close();
+      }
+      if (outside.startsWith("/tmp/")) {
+        const r = await client.callTool({
+          name: "write_file",
+          arguments: { path: `${outside}/x.txt`, content: "x" },
+        });
+        assert.ok(!r.isError, JSON.stringify(r.content));
+      }
+    } finally {
+      await client.close();
+      Deno.removeSync(t, { recursive: true });
+      Deno.removeSync(outside, { recursive: true });
+    }
+  },
+});
+
+Deno.test("scope detector: relative paths resolve against the working directory and each root", () => {
+  const { call } = setup({ serverCommand: ["node", "fs.js", "/srv/a", "/srv/b"] }, {
+    cwd: "/",
+    isDirectory: (p) => p === "/srv/a" || p === "/srv/b",
+  });
+  // Regression: with the proxy's cwd outside the roots, a relative write was refused although
+  // server-filesystem resolves it under a root.
+  assert.equal(call("write_file", { path: "notes/probe.txt", content: "x" }), undefined);
+  assert.match(
+    call("write_file", { path: ".git/config", content: "x" })!.block!.message,
+    /l4-sensitive-git/,
+  );
+  assert.match(
+    call("read_text_file", { path: "../../home/u/.ssh/id_rsa" })!.block!.message,
+    /credentials/,
+  );
+  assert.match(
+    call("write_file", { path: "../../etc/cron.d/x", content: "x" })!.block!.message,
+    /outside/,
+  );
 });

@@ -78,6 +78,10 @@ export const denoRuntime: Runtime = {
   get stdout() {
     return Deno.stdout.writable;
   },
+  writeStdoutSync(bytes) {
+    let off = 0;
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  },
   writeStderr(text) {
     const bytes = new TextEncoder().encode(text);
     let off = 0;

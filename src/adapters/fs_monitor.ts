@@ -39,6 +39,15 @@ import { safeExcerpt } from "../audit.ts";
 import { sha256Hex, sha256HexBytes } from "../hash.ts";
 import { isWithin, normalizePosix } from "../paths.ts";
 import { inDeclaredScope, mcpClientConfigFiles, sensitiveLocation } from "../scope.ts";
+import type { WatchdogConfig } from "../config.ts";
+import {
+  declaredScope,
+  scopeHostFrom,
+  type ScopeHostParts,
+  staticScopeRoots,
+} from "../detectors/scope.ts";
+import type { ServerIdentity } from "../pipeline/detector.ts";
+import type { StateStore } from "../store/store.ts";
 import type { Finding } from "../types.ts";
 
 /** A tool call the proxy forwarded and has not answered yet (or answered very recently). */
@@ -147,6 +156,24 @@ export interface SnapshotResult {
 }
 
 const MAX_VERSIONS = 10;
+/** Small folders under the home watched recursively (credentials, client configurations). */
+const HOME_DEEP = [
+  ".ssh",
+  ".aws",
+  ".gnupg",
+  ".claude",
+  ".cursor",
+  ".codex",
+  ".gemini",
+  ".codeium/windsurf",
+  ".config/Claude",
+  ".config/Code/User",
+  ".config/fish",
+  "Library/Application Support/Claude",
+  "Library/Application Support/Code/User",
+];
+/** Small client-configuration folders of a project, watched recursively. */
+const PROJECT_DEEP = [".vscode", ".cursor", ".claude"];
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 /** The same path is reported at most once in this many ms (one write makes several events). */
 const REPORT_COOLDOWN_MS = 2000;
@@ -304,38 +331,26 @@ export class FsMonitor {
   }
 
   /**
-   * What to watch: the home (not recursively), the existing credential and client-config
-   * directories, and the declared roots and working directory (recursively unless they contain
-   * the home, which would be too costly to watch deeply).
+   * What to watch, kept cheap at start-up (a recursive watch of a big project walks every folder,
+   * `node_modules` included): the home and each root and working directory not recursively, the
+   * small credential and client-configuration folders recursively, and a root's `.git` and
+   * `.git/hooks` folders. Missing paths and paths a recursive watch covers are dropped.
    */
   watchPlan(exists: (p: string) => boolean = existsSync): { path: string; recursive: boolean }[] {
     const home = normalizePosix(this.#o.home);
     const plan: { path: string; recursive: boolean }[] = [{ path: home, recursive: false }];
-    for (
-      const d of [
-        ".ssh",
-        ".aws",
-        ".gnupg",
-        ".claude",
-        ".cursor",
-        ".codex",
-        ".gemini",
-        ".codeium/windsurf",
-        ".config/Claude",
-        ".config/Code/User",
-        ".config/fish",
-        "Library/Application Support/Claude",
-        "Library/Application Support/Code/User",
-      ]
-    ) plan.push({ path: `${home}/${d}`, recursive: true });
+    for (const d of HOME_DEEP) plan.push({ path: `${home}/${d}`, recursive: true });
     for (const c of this.#configs) {
-      const parent = c.slice(0, c.lastIndexOf("/")) || "/";
-      plan.push({ path: parent, recursive: false });
+      plan.push({ path: c.slice(0, c.lastIndexOf("/")) || "/", recursive: false });
     }
     for (const r of [...this.#o.roots(), normalizePosix(this.#o.cwd)]) {
-      plan.push({ path: r, recursive: !isWithin(home, r) });
+      plan.push({ path: r, recursive: false });
+      plan.push({ path: `${r}/.git`, recursive: false }, {
+        path: `${r}/.git/hooks`,
+        recursive: false,
+      });
+      for (const d of PROJECT_DEEP) plan.push({ path: `${r}/${d}`, recursive: true });
     }
-    // Drop missing paths and those a recursive watch already covers.
     const seen = new Map<string, boolean>();
     for (const p of plan) {
       if (!exists(p.path)) continue;
@@ -476,4 +491,57 @@ export class FsMonitor {
       },
     });
   }
+}
+
+/** Inputs of {@link startSessionMonitor}: what the proxy set-up already has. */
+export interface SessionMonitorOptions {
+  readonly config: WatchdogConfig;
+  /** Host facts (the same the detectors get): home, working directory, realPath, isDirectory. */
+  readonly host: ScopeHostParts & { readonly homeDir: string; readonly cwd: string };
+  readonly store: StateStore;
+  readonly session: string;
+  readonly server: ServerIdentity;
+  /** The resolved state directory (snapshots go under it). */
+  readonly stateDir: string;
+  /** Where findings go: turn them into audit records with outcome `alerted`. */
+  readonly report: (f: Finding) => void;
+  readonly watch?: Watch;
+}
+
+/** A running session monitor. */
+export interface SessionMonitor {
+  /** Feed it: `calls.start(id, tool)` when a tools/call is forwarded, `calls.end(id)` on its answer. */
+  readonly calls: CallTracker;
+  readonly monitor: FsMonitor;
+  /** What the start-up snapshot did per config file. */
+  readonly snapshots: readonly SnapshotResult[];
+  stop(): void;
+}
+
+/**
+ * Snapshot the MCP client configs and watch the file system for one proxied server, with the
+ * same declared scope as the Layer 4 detector (allow paths, command-line roots, client roots).
+ *
+ * @example
+ * ```ts ignore
+ * const m = startSessionMonitor({ config, host, store, session, server, stateDir, report });
+ * // in the session: m.calls.start(id, tool) / m.calls.end(id); on exit: m.stop()
+ * ```
+ */
+export function startSessionMonitor(o: SessionMonitorOptions): SessionMonitor {
+  const host = scopeHostFrom(o.host);
+  const fixed = staticScopeRoots(o.config, host);
+  const calls = new CallTracker();
+  const monitor = new FsMonitor({
+    server: o.server.name,
+    home: o.host.homeDir,
+    cwd: o.host.cwd,
+    stateDir: o.stateDir,
+    roots: () => declaredScope(fixed, o.store, o.session, o.server.key),
+    inFlight: () => calls.inFlight(),
+    report: o.report,
+    watch: o.watch,
+  });
+  const snapshots = monitor.start();
+  return { calls, monitor, snapshots, stop: () => monitor.stop() };
 }

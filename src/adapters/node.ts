@@ -8,6 +8,9 @@
  * `child.pid` right after `spawn()` and, when the start failed, works out why (not found: 127; not
  * executable: 126) and throws {@link SpawnError} before the caller starts relaying.
  *
+ * It also holds the Node side of the HTTP listener seam ({@link listenHttp}, `node:http`), which the
+ * npm build puts in place of `./http_serve.ts` (`Deno.serve`).
+ *
  * @example Run a command and read its output (works on Node; in Deno through its Node compatibility)
  * ```ts
  * import { nodeRuntime } from "./node.ts";
@@ -23,6 +26,8 @@
  */
 import * as cp from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
@@ -170,7 +175,8 @@ function spawnNode(command: string, args: readonly string[], o: SpawnOptions = {
 let stdinStream: ReadableStream<Uint8Array> | undefined;
 let stdoutStream: WritableStream<Uint8Array> | undefined;
 
-function writeAllSync(fd: number, bytes: Uint8Array): void {
+/** Write all of `bytes` to `fd` synchronously; a closed pipe throws (`EPIPE`) when `strict`. */
+function writeAllSync(fd: number, bytes: Uint8Array, strict = false): void {
   let off = 0;
   let spins = 0;
   while (off < bytes.length) {
@@ -180,6 +186,7 @@ function writeAllSync(fd: number, bytes: Uint8Array): void {
     } catch (e) {
       // A non-blocking pipe that is full: retry for a bounded while, then give up.
       if ((e as NodeErrno).code === "EAGAIN" && ++spins < 100_000) continue;
+      if (strict) throw e;
       return;
     }
   }
@@ -216,6 +223,9 @@ export const nodeRuntime: Runtime = {
   get stdout() {
     stdoutStream ??= Writable.toWeb(process.stdout) as unknown as WritableStream<Uint8Array>;
     return stdoutStream;
+  },
+  writeStdoutSync(bytes) {
+    writeAllSync(1, bytes, true);
   },
   writeStderr(text) {
     writeAllSync(2, new TextEncoder().encode(text));
@@ -309,3 +319,142 @@ export const nodeRuntime: Runtime = {
     };
   },
 };
+
+/** A running listener (the shape of `HttpListener` in `./http_serve.ts`). */
+export interface HttpListener {
+  /** The address actually bound (the port is real even when 0 was asked). */
+  readonly hostname: string;
+  readonly port: number;
+  /** Stop accepting, end open connections, resolve when done. */
+  close(): Promise<void>;
+  /** Settles when the listener has stopped. */
+  readonly finished: Promise<void>;
+}
+
+/** Options for {@link listenHttp} (the shape of `ListenOptions` in `./http_serve.ts`). */
+export interface ListenOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** Errors thrown by the handler (already answered with 500). */
+  onError?(e: unknown): void;
+}
+
+function internalError(): Response {
+  return new Response(
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32603, message: "Internal error" },
+    }),
+    { status: 500, headers: { "content-type": "application/json" } },
+  );
+}
+
+function toRequest(req: http.IncomingMessage, fallbackHost: string, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  }
+  const url = new URL(req.url ?? "/", `http://${req.headers.host ?? fallbackHost}`);
+  const method = req.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD";
+  return new Request(url, {
+    method,
+    headers,
+    body: hasBody ? Readable.toWeb(req) as unknown as ReadableStream<Uint8Array> : undefined,
+    signal,
+    // Node's fetch needs this for a streamed request body.
+    duplex: "half",
+  } as RequestInit);
+}
+
+async function writeResponse(
+  res: http.ServerResponse,
+  response: Response,
+  head: boolean,
+): Promise<void> {
+  res.statusCode = response.status;
+  if (response.statusText) res.statusMessage = response.statusText;
+  const cookies = response.headers.getSetCookie();
+  response.headers.forEach((value, key) => {
+    if (key !== "set-cookie") res.setHeader(key, value);
+  });
+  if (cookies.length) res.setHeader("set-cookie", cookies);
+  if (!response.body || head) {
+    await response.body?.cancel().catch(() => {});
+    res.end();
+    return;
+  }
+  // Streams (SSE) must reach the client as they are produced.
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const closed = new Promise<void>((r) => res.once("close", () => r()));
+  res.once("close", () => {
+    reader.cancel().catch(() => {});
+  });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) {
+        await Promise.race([new Promise<void>((r) => res.once("drain", () => r())), closed]);
+        if (res.destroyed) return;
+      }
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  }
+}
+
+/**
+ * Serve a web-standard `(Request) => Promise<Response>` handler on `hostname:port` with `node:http`;
+ * resolves once listening. Same contract as `listenHttp` in `./http_serve.ts` (`Deno.serve`): a
+ * thrown handler error is passed to `onError` and answered with a JSON-RPC 500; a client that goes
+ * away aborts `request.signal`; response bodies are streamed (SSE).
+ */
+export function listenHttp(
+  o: ListenOptions,
+  handler: (req: Request) => Promise<Response>,
+): Promise<HttpListener> {
+  return new Promise((resolve, reject) => {
+    const fallbackHost = `${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${o.port}`;
+    const server = http.createServer((req, res) => {
+      const ac = new AbortController();
+      res.once("close", () => {
+        if (!res.writableFinished) ac.abort();
+      });
+      req.on("error", () => {});
+      res.on("error", () => {});
+      (async () => {
+        let response: Response;
+        try {
+          response = await handler(toRequest(req, fallbackHost, ac.signal));
+        } catch (e) {
+          o.onError?.(e);
+          response = internalError();
+        }
+        await writeResponse(res, response, req.method === "HEAD");
+      })().catch(() => res.destroy());
+    });
+    const finished = new Promise<void>((r) => server.once("close", () => r()));
+    server.once("error", reject);
+    server.listen(o.port, o.hostname, () => {
+      server.off("error", reject);
+      server.on("error", (e) => o.onError?.(e));
+      const addr = server.address() as AddressInfo;
+      resolve({
+        hostname: addr.address,
+        port: addr.port,
+        async close() {
+          server.close();
+          server.closeIdleConnections();
+          // Streams that never end (SSE) would hold the listener open: end them.
+          server.closeAllConnections();
+          await finished;
+        },
+        finished,
+      });
+    });
+  });
+}

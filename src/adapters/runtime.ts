@@ -66,6 +66,8 @@ export interface Runtime {
   /** Our own stdin / stdout as web streams. */
   readonly stdin: ReadableStream<Uint8Array>;
   readonly stdout: WritableStream<Uint8Array>;
+  /** Write to our stdout synchronously (subcommand output; never used by the proxy's relay). */
+  writeStdoutSync(bytes: Uint8Array): void;
   /** Write to our stderr synchronously (alerts must not be lost on exit). */
   writeStderr(text: string): void;
   /** Whether stderr is a terminal (for colours). */

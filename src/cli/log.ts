@@ -9,11 +9,20 @@
  */
 import { open, stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { type AlertRecord, formatFinding, paint, sanitize, STYLE, useColor } from "../alert_format.ts";
-import { type Severity, SEVERITIES, severityRank } from "../types.ts";
-import { type CliIo, EXIT_USAGE } from "./wrap.ts";
+import {
+  type AlertRecord,
+  formatFinding,
+  paint,
+  sanitize,
+  STYLE,
+  useColor,
+} from "../alert_format.ts";
+import { SEVERITIES, type Severity, severityRank } from "../types.ts";
+import { type CliIo, EXIT_USAGE, runOnRuntime } from "./wrap.ts";
+import type { Runtime } from "../adapters/runtime.ts";
 
-const USAGE = `usage: mcp-watchdog log [--follow] [--verbose] [--min-severity low|medium|high|critical] [--server NAME] <audit-log>
+const USAGE =
+  `usage: mcp-watchdog log [--follow] [--verbose] [--min-severity low|medium|high|critical] [--server NAME] <audit-log>
 `;
 
 /** Filters and formatting of {@link formatLogLine}. */
@@ -27,7 +36,8 @@ export interface LogOptions {
 const OUTCOMES = new Set(["blocked", "stripped", "redacted", "alerted"]);
 
 function isFinding(o: Record<string, unknown>): o is Record<string, unknown> & AlertRecord {
-  return typeof o.rule === "string" && typeof o.server === "string" && typeof o.message === "string" &&
+  return typeof o.rule === "string" && typeof o.server === "string" &&
+    typeof o.message === "string" &&
     typeof o.severity === "string" && (SEVERITIES as readonly string[]).includes(o.severity) &&
     typeof o.action === "string" && OUTCOMES.has(o.action);
 }
@@ -62,13 +72,22 @@ export function formatLogLine(line: string, o: LogOptions): string | null | unde
   }
   if (typeof rec.event === "string") {
     if (o.minSeverity) return null; // events have no severity
-    const ts = typeof rec.ts === "string" ? `${paint(STYLE.dim, rec.ts.slice(11, 19), o.color)} ` : "";
+    const ts = typeof rec.ts === "string"
+      ? `${paint(STYLE.dim, rec.ts.slice(11, 19), o.color)} `
+      : "";
     const server = typeof rec.server === "string" ? ` [${sanitize(rec.server)}]` : "";
     const dir = typeof rec.direction === "string" ? ` (${sanitize(rec.direction)})` : "";
     const reason = typeof rec.reason === "string" ? `: ${sanitize(rec.reason)}` : "";
-    return `${ts}${paint(STYLE.bold, "mcp-watchdog", o.color)}${server} ${paint(STYLE.magenta, sanitize(rec.event), o.color)}${dir}${reason}`;
+    return `${ts}${paint(STYLE.bold, "mcp-watchdog", o.color)}${server} ${
+      paint(STYLE.magenta, sanitize(rec.event), o.color)
+    }${dir}${reason}`;
   }
   return undefined;
+}
+
+/** `mcp-watchdog log …` on a runtime (for the CLI dispatcher); Ctrl-C ends `--follow`. */
+export function logMain(args: readonly string[], runtime: Runtime): Promise<number> {
+  return runOnRuntime(runLog, args, runtime, true);
 }
 
 /** `mcp-watchdog log`. Returns the exit code (0, 1 when the file cannot be read, 2 usage). */
@@ -149,7 +168,9 @@ export async function runLog(argv: string[], io: CliIo): Promise<number> {
   try {
     while (await readMore()) { /* read everything there is */ }
   } catch (e) {
-    io.stderr(`mcp-watchdog log: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(
+      `mcp-watchdog log: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}\n`,
+    );
     return 1;
   }
   if (values.follow) {
@@ -172,6 +193,8 @@ export async function runLog(argv: string[], io: CliIo): Promise<number> {
   }
   rest += decoder.decode();
   if (rest.trim()) emit(rest);
-  if (skipped) io.stderr(`mcp-watchdog log: skipped ${skipped} line(s) that are not audit records\n`);
+  if (skipped) {
+    io.stderr(`mcp-watchdog log: skipped ${skipped} line(s) that are not audit records\n`);
+  }
   return 0;
 }

@@ -7,9 +7,68 @@ import type { Runtime } from "../adapters/runtime.ts";
 import { runStdioProxy } from "../proxy/stdio_proxy.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseProxyArgs, UsageError } from "./options.ts";
+import type { CliIo } from "./io.ts";
 
-/** Subcommands, loaded on demand so that the proxy's start-up stays lean. */
-const SUBCOMMANDS: Record<string, (args: string[], runtime: Runtime) => Promise<number>> = {};
+/** What a subcommand reads and writes, on the given runtime. */
+export function cliIo(runtime: Runtime): CliIo {
+  const enc = new TextEncoder();
+  return {
+    stdout: (text) => writeAllSync(runtime, 1, enc.encode(text)),
+    stderr: (text) => runtime.writeStderr(text),
+    env: (n) => runtime.env(n),
+    cwd: runtime.cwd(),
+    home: runtime.homeDir(),
+    runtime,
+    stdoutIsTerminal: runtime.stdoutIsTerminal(),
+    stderrIsTerminal: runtime.stderrIsTerminal(),
+  };
+}
+
+function writeAllSync(runtime: Runtime, _fd: 1, bytes: Uint8Array): void {
+  runtime.writeStdoutSync(bytes);
+}
+
+/** `--state-dir DIR` (or `--state-dir=DIR`) taken out of a subcommand's arguments. */
+function takeStateDir(args: string[]): { rest: string[]; stateDir?: string } {
+  const rest: string[] = [];
+  let stateDir: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--state-dir") stateDir = args[++i];
+    else if (args[i].startsWith("--state-dir=")) stateDir = args[i].slice(12);
+    else rest.push(args[i]);
+  }
+  return { rest, stateDir };
+}
+
+/**
+ * Subcommands, imported on first use (literal specifiers, so compiled binaries include them) so
+ * that the proxy's start-up stays lean.
+ */
+const SUBCOMMANDS: Record<string, (args: string[], runtime: Runtime) => Promise<number>> = {
+  scan: async (a, rt) => (await import("./scan.ts")).runScan(a, cliIo(rt)),
+  wrap: async (a, rt) => (await import("./wrap.ts")).runWrap(a, cliIo(rt)),
+  unwrap: async (a, rt) => (await import("./wrap.ts")).runUnwrap(a, cliIo(rt)),
+  log: async (a, rt) => (await import("./log.ts")).runLog(a, cliIo(rt)),
+  serve: async (a, rt) => (await import("./serve.ts")).runServe(a, rt),
+  pins: async (a, rt) => {
+    const { rest, stateDir } = takeStateDir(a);
+    const { openStateStore } = await import("../adapters/state_dir.ts");
+    const opened = openStateStore({ flag: stateDir, env: (n) => rt.env(n), home: rt.homeDir() });
+    if (opened.warning) rt.writeStderr(opened.warning + "\n");
+    const io = cliIo(rt);
+    try {
+      return await (await import("./pins.ts")).runPins(rest, { stdout: io.stdout, stderr: io.stderr, store: opened.store });
+    } finally {
+      opened.store.close();
+    }
+  },
+  restore: async (a, rt) => {
+    const { resolveStateDir } = await import("../adapters/state_dir.ts");
+    const io = cliIo(rt);
+    const stateDir = resolveStateDir({ env: (n) => rt.env(n), home: rt.homeDir() });
+    return (await import("./restore.ts")).runRestore(a, { stdout: io.stdout, stderr: io.stderr, stateDir });
+  },
+};
 
 /** Run the command line; resolves with the exit code. */
 export async function main(argv: readonly string[], runtime: Runtime): Promise<number> {
@@ -25,6 +84,9 @@ export async function main(argv: readonly string[], runtime: Runtime): Promise<n
       await write(runtime, `mcp-watchdog ${VERSION}\n`);
       return 0;
     }
+    if (args.config.serverUrl) {
+      return await (await import("../transports/http_client.ts")).runHttpClientProxy(args, runtime);
+    }
     return await runStdioProxy(args, runtime);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -35,8 +97,7 @@ export async function main(argv: readonly string[], runtime: Runtime): Promise<n
   }
 }
 
-async function write(runtime: Runtime, text: string): Promise<void> {
-  const w = runtime.stdout.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  w.releaseLock();
+function write(runtime: Runtime, text: string): Promise<void> {
+  runtime.writeStdoutSync(new TextEncoder().encode(text));
+  return Promise.resolve();
 }

@@ -20,7 +20,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { resolveStateDir, openSqliteStateStore, STATE_DB_FILE } from "../adapters/state_dir.ts";
+import { openSqliteStateStore, resolveStateDir, STATE_DB_FILE } from "../adapters/state_dir.ts";
 import type { AuditRecord } from "../audit.ts";
 import {
   CLIENT_NAMES,
@@ -41,17 +41,30 @@ import { Inspector } from "../pipeline/inspector.ts";
 import { serverIdentity } from "../proxy/setup.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import type { StateStore, StoreRecord } from "../store/store.ts";
-import { type Severity, SEVERITIES, severityRank } from "../types.ts";
+import { SEVERITIES, type Severity, severityRank } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { BUILTIN_RULES } from "../../rules/builtin.gen.ts";
-import { describeWhere, paint, sanitize, SEVERITY_STYLE, STYLE, useColor } from "../alert_format.ts";
+import {
+  describeWhere,
+  paint,
+  sanitize,
+  SEVERITY_STYLE,
+  STYLE,
+  useColor,
+} from "../alert_format.ts";
 import { toSarif } from "../sarif.ts";
-import { type CliIo, EXIT_USAGE, hostInfo, readIfFile, tildify } from "./wrap.ts";
+import { type CliIo, EXIT_USAGE, hostInfo, readIfFile, runOnRuntime, tildify } from "./wrap.ts";
+import type { Runtime } from "../adapters/runtime.ts";
 
 export type { CliIo } from "./wrap.ts";
 
 /** Exit code for a severity (the worst finding). */
-export const SEVERITY_EXIT: Readonly<Record<Severity, number>> = { low: 3, medium: 4, high: 5, critical: 6 };
+export const SEVERITY_EXIT: Readonly<Record<Severity, number>> = {
+  low: 3,
+  medium: 4,
+  high: 5,
+  critical: 6,
+};
 /** Exit code when a config given with `--config` cannot be read or parsed. */
 export const EXIT_ERROR = 1;
 
@@ -116,7 +129,10 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
   let handler: ((m: JSONRPCMessage, extra?: unknown) => void) | undefined;
   const capture = (m: JSONRPCMessage, extra?: unknown) => {
     if (!("method" in m) && "id" in m && m.id !== undefined && pending.has(m.id) && "result" in m) {
-      responses.push({ method: pending.get(m.id)!, message: structuredClone(m) as unknown as JsonRpcMessage });
+      responses.push({
+        method: pending.get(m.id)!,
+        message: structuredClone(m) as unknown as JsonRpcMessage,
+      });
     }
     handler?.(m, extra);
   };
@@ -152,7 +168,9 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
     if (caps.prompts) await list("prompts/list", "prompts", "prompts");
     if (caps.resources) {
       await list("resources/list", "resources", "resources");
-      await list("resources/templates/list", "resourceTemplates", "resourceTemplates").catch(() => {});
+      await list("resources/templates/list", "resourceTemplates", "resourceTemplates").catch(
+        () => {},
+      );
     }
     return "done" as const;
   })();
@@ -176,7 +194,9 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
   const tail = stderrTail.trim().split("\n").slice(-3).join(" | ");
   return {
     status,
-    ...(error !== undefined ? { error: tail && status !== "ok" ? `${error} (stderr: ${tail})` : error } : {}),
+    ...(error !== undefined
+      ? { error: tail && status !== "ok" ? `${error} (stderr: ${tail})` : error }
+      : {}),
     durationMs: Date.now() - started,
     ...(info ? { serverInfo: { name: info.name, version: info.version } } : {}),
     counts,
@@ -293,7 +313,13 @@ export interface ScanReport {
   readonly tool: "mcp-watchdog";
   readonly version: string;
   readonly scannedAt: string;
-  readonly configs: readonly { client: ClientId; path: string; scope: string; servers: number; error?: string }[];
+  readonly configs: readonly {
+    client: ClientId;
+    path: string;
+    scope: string;
+    servers: number;
+    error?: string;
+  }[];
   readonly servers: readonly ServerReport[];
   readonly summary: {
     readonly servers: number;
@@ -318,6 +344,11 @@ export function expandEnv(s: string, env: (name: string) => string | undefined):
       return v !== undefined && v !== "" ? v : dflt ?? (a ? "" : m);
     },
   );
+}
+
+/** `mcp-watchdog scan …` on a runtime (for the CLI dispatcher). */
+export function scanMain(args: readonly string[], runtime: Runtime): Promise<number> {
+  return runOnRuntime(runScan, args, runtime);
 }
 
 /** `mcp-watchdog scan`. Returns the exit code. */
@@ -376,7 +407,9 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   };
   const rt = io.runtime;
   const config = typeof values.config === "string"
-    ? (values.config.startsWith("/") || /^[A-Za-z]:[\\/]/.test(values.config) ? values.config : `${io.cwd}/${values.config}`)
+    ? (values.config.startsWith("/") || /^[A-Za-z]:[\\/]/.test(values.config)
+      ? values.config
+      : `${io.cwd}/${values.config}`)
     : undefined;
   const found = findConfigs(hostInfo(io), (p) => readIfFile(rt, p), {
     ...(config ? { config } : {}),
@@ -388,27 +421,52 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   }
 
   // Pins: read the proxy's state when it exists, never write it.
-  const stateDir = resolveStateDir({ flag: values["state-dir"] as string | undefined, env: io.env, home: io.home });
+  const stateDir = resolveStateDir({
+    flag: values["state-dir"] as string | undefined,
+    env: io.env,
+    home: io.home,
+  });
   let store: StateStore = new MemoryStore();
   if (rt.statSync(`${stateDir}/${STATE_DB_FILE}`)?.isFile) {
     try {
       store = new ReadThroughStore(openSqliteStateStore(stateDir));
     } catch (e) {
-      progress(`mcp-watchdog scan: pins not checked (${e instanceof Error ? e.message : String(e)})\n`);
+      progress(
+        `mcp-watchdog scan: pins not checked (${e instanceof Error ? e.message : String(e)})\n`,
+      );
     }
   }
 
-  const configs: { client: ClientId; path: string; scope: string; servers: number; error?: string }[] = [];
+  const configs: {
+    client: ClientId;
+    path: string;
+    scope: string;
+    servers: number;
+    error?: string;
+  }[] = [];
   const entries: { entry: ServerEntry; secrets: string[] }[] = [];
   let configError = false;
   for (const f of found) {
     try {
       const parsed = parseClientConfig(f.text, f.location);
-      configs.push({ client: f.location.client, path: f.location.path, scope: f.location.scope, servers: parsed.servers.length });
-      for (const entry of parsed.servers) entries.push({ entry, secrets: [...parsed.secrets, ...secretArgs(entry.args)] });
+      configs.push({
+        client: f.location.client,
+        path: f.location.path,
+        scope: f.location.scope,
+        servers: parsed.servers.length,
+      });
+      for (const entry of parsed.servers) {
+        entries.push({ entry, secrets: [...parsed.secrets, ...secretArgs(entry.args)] });
+      }
     } catch (e) {
       const error = e instanceof ConfigParseError ? e.message : String(e);
-      configs.push({ client: f.location.client, path: f.location.path, scope: f.location.scope, servers: 0, error });
+      configs.push({
+        client: f.location.client,
+        path: f.location.path,
+        scope: f.location.scope,
+        servers: 0,
+        error,
+      });
       progress(`mcp-watchdog scan: cannot parse ${tildify(f.location.path, io.home)}: ${error}\n`);
       if (config) configError = true;
     }
@@ -416,28 +474,47 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
 
   const fullEnv = rt.envObject();
   const toScan = entries.filter(({ entry }) => entry.transport === "stdio" && !entry.disabled);
-  if (toScan.length) progress(`mcp-watchdog scan: starting ${toScan.length} server(s) from ${configs.length} config(s)…\n`);
+  if (toScan.length) {
+    progress(
+      `mcp-watchdog scan: starting ${toScan.length} server(s) from ${configs.length} config(s)…\n`,
+    );
+  }
   // The same command line in several configs is started once.
   const probes = new Map<string, Promise<ServerProbe>>();
   let done = 0;
   const probeOf = (entry: ServerEntry): Promise<ServerProbe> => {
     const orig = originalCommand(entry);
     const expand = (s: string) => expandEnv(s, (n) => entry.env[n] ?? fullEnv[n]);
-    const env = { ...fullEnv, ...Object.fromEntries(Object.entries(entry.env).map(([k, v]) => [k, expand(v)])) };
+    const env = {
+      ...fullEnv,
+      ...Object.fromEntries(Object.entries(entry.env).map(([k, v]) => [k, expand(v)])),
+    };
     const command = expand(orig.command ?? "");
     const args = orig.args.map(expand);
     const dir = entry.configPath.replace(/[\\/][^\\/]*$/, "");
-    const cwd = entry.cwd === undefined ? undefined : /^([\\/]|[A-Za-z]:)/.test(entry.cwd) ? entry.cwd : `${dir}/${entry.cwd}`;
+    const cwd = entry.cwd === undefined
+      ? undefined
+      : /^([\\/]|[A-Za-z]:)/.test(entry.cwd)
+      ? entry.cwd
+      : `${dir}/${entry.cwd}`;
     const key = JSON.stringify([command, args, entry.env, cwd]);
     let p = probes.get(key);
     if (!p) {
-      p = limit(() => probeServer({ command, args, env, ...(cwd ? { cwd } : {}), timeoutMs })).then((r) => {
-        done++;
-        progress(
-          `  [${done}/${probes.size}] ${sanitize(entry.name)}: ${r.status === "ok" ? `${r.counts.tools} tools, ${r.counts.prompts} prompts, ${r.counts.resources + r.counts.resourceTemplates} resources` : r.status} (${(r.durationMs / 1000).toFixed(1)} s)\n`,
-        );
-        return r;
-      });
+      p = limit(() => probeServer({ command, args, env, ...(cwd ? { cwd } : {}), timeoutMs })).then(
+        (r) => {
+          done++;
+          progress(
+            `  [${done}/${probes.size}] ${sanitize(entry.name)}: ${
+              r.status === "ok"
+                ? `${r.counts.tools} tools, ${r.counts.prompts} prompts, ${
+                  r.counts.resources + r.counts.resourceTemplates
+                } resources`
+                : r.status
+            } (${(r.durationMs / 1000).toFixed(1)} s)\n`,
+          );
+          return r;
+        },
+      );
       probes.set(key, p);
     }
     return p;
@@ -477,7 +554,10 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
       };
       // Servers of one config (one client, one project) are seen together by the model.
       const session = `scan:${entry.configPath}#${entry.project ?? ""}`;
-      const findings = await inspectResponses(probe.responses, cfg, store, { homeDir: io.home, env: io.env }, session);
+      const findings = await inspectResponses(probe.responses, cfg, store, {
+        homeDir: io.home,
+        env: io.env,
+      }, session);
       return {
         ...base,
         status: probe.status,
@@ -514,7 +594,9 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
 
   if (format === "json") io.stdout(JSON.stringify(report, null, 2) + "\n");
   else if (format === "sarif") io.stdout(JSON.stringify(sarifOf(report, io.cwd), null, 2) + "\n");
-  else io.stdout(renderText(report, { color: useColor(io.stdoutIsTerminal ?? false, io.env), home: io.home }));
+  else {io.stdout(
+      renderText(report, { color: useColor(io.stdoutIsTerminal ?? false, io.env), home: io.home }),
+    );}
 
   if (configError) return EXIT_ERROR;
   const threshold = severityRank(failOn as Severity);
@@ -541,7 +623,12 @@ function concurrency(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
 export function sarifOf(report: ScanReport, baseDir?: string): ReturnType<typeof toSarif> {
   return toSarif(
     report.servers.flatMap((s) =>
-      s.findings.map((record) => ({ record, artifact: s.config, line: s.line, client: CLIENT_NAMES[s.client] }))
+      s.findings.map((record) => ({
+        record,
+        artifact: s.config,
+        line: s.line,
+        client: CLIENT_NAMES[s.client],
+      }))
     ),
     [
       ...report.configs.filter((c) => c.error).map((c) => ({
@@ -600,30 +687,67 @@ export function renderText(report: ScanReport, o: { color: boolean; home: string
     }
     const servers = byConfig.get(cfg.path) ?? [];
     if (servers.length === 0) continue;
-    out.push(`${paint(STYLE.bold, CLIENT_NAMES[cfg.client], c)}  ${paint(STYLE.dim, tildify(cfg.path, o.home), c)}`);
+    out.push(
+      `${paint(STYLE.bold, CLIENT_NAMES[cfg.client], c)}  ${
+        paint(STYLE.dim, tildify(cfg.path, o.home), c)
+      }`,
+    );
     for (const s of servers) {
       const what = s.status === "ok"
-        ? paint(STYLE.dim, `${s.counts!.tools} tools, ${s.counts!.prompts} prompts, ${s.counts!.resources + s.counts!.resourceTemplates} resources`, c)
+        ? paint(
+          STYLE.dim,
+          `${s.counts!.tools} tools, ${s.counts!.prompts} prompts, ${
+            s.counts!.resources + s.counts!.resourceTemplates
+          } resources`,
+          c,
+        )
         : s.status === "skipped"
         ? paint(STYLE.dim, `skipped: ${s.error}`, c)
-        : paint(STYLE.red, `${s.status === "timeout" ? "timed out" : "failed to start"}: ${sanitize(s.error ?? "")}`, c);
-      const name = `${sanitize(s.name)}${s.project !== undefined ? ` (project ${sanitize(s.project)})` : ""}`;
-      const mark = s.status === "ok" ? (s.findings.length ? paint(STYLE.red, "!", c) : paint(STYLE.green, "✓", c))
-        : s.status === "skipped" ? "-" : paint(STYLE.red, "✗", c);
-      out.push(`  ${mark} ${paint(STYLE.bold, name, c)}${s.wrapped ? paint(STYLE.green, " [wrapped]", c) : ""}  ${paint(STYLE.dim, sanitize(s.command), c)}`);
+        : paint(
+          STYLE.red,
+          `${s.status === "timeout" ? "timed out" : "failed to start"}: ${sanitize(s.error ?? "")}`,
+          c,
+        );
+      const name = `${sanitize(s.name)}${
+        s.project !== undefined ? ` (project ${sanitize(s.project)})` : ""
+      }`;
+      const mark = s.status === "ok"
+        ? (s.findings.length ? paint(STYLE.red, "!", c) : paint(STYLE.green, "✓", c))
+        : s.status === "skipped"
+        ? "-"
+        : paint(STYLE.red, "✗", c);
+      out.push(
+        `  ${mark} ${paint(STYLE.bold, name, c)}${
+          s.wrapped ? paint(STYLE.green, " [wrapped]", c) : ""
+        }  ${paint(STYLE.dim, sanitize(s.command), c)}`,
+      );
       out.push(`      ${what}`);
-      const sorted = [...s.findings].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.path.localeCompare(b.path));
+      const sorted = [...s.findings].sort((a, b) =>
+        severityRank(b.severity) - severityRank(a.severity) || a.path.localeCompare(b.path)
+      );
       for (const f of sorted) {
         const sev = paint(SEVERITY_STYLE[f.severity], f.severity.toUpperCase().padEnd(8), c);
-        out.push(`      ${sev} ${f.rule}  ${describeWhere(f)}  ${paint(STYLE.dim, `(${OUTCOME_WOULD[f.action] ?? f.action})`, c)}`);
+        out.push(
+          `      ${sev} ${f.rule}  ${describeWhere(f)}  ${
+            paint(STYLE.dim, `(${OUTCOME_WOULD[f.action] ?? f.action})`, c)
+          }`,
+        );
         out.push(`               ${sanitize(f.message)}`);
-        if (f.excerpt) out.push(`               ${paint(STYLE.dim, `excerpt: ${sanitize(f.excerpt)}`, c)}`);
+        if (f.excerpt) {
+          out.push(`               ${paint(STYLE.dim, `excerpt: ${sanitize(f.excerpt)}`, c)}`);
+        }
       }
     }
     out.push("");
   }
   const sm = report.summary;
-  const sevs = SEVERITIES.map((s) => paint(sm.findings[s] ? SEVERITY_STYLE[s] : "", `${sm.findings[s]} ${s}`, c && sm.findings[s] > 0))
+  const sevs = SEVERITIES.map((s) =>
+    paint(
+      sm.findings[s] ? SEVERITY_STYLE[s] : "",
+      `${sm.findings[s]} ${s}`,
+      c && sm.findings[s] > 0,
+    )
+  )
     .join(", ");
   out.push(
     `${sm.servers} server(s): ${sm.scanned} scanned, ${sm.failed} failed, ${sm.skipped} skipped. Findings: ${sevs}.`,

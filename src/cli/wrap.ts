@@ -60,6 +60,56 @@ export interface CliIo {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Run a subcommand on a {@link Runtime}: builds the {@link CliIo} (stdout written in order through
+ * the runtime's stream, stderr synchronous), and, when `interruptible`, turns Ctrl-C / SIGTERM
+ * into `io.signal` (for `log --follow`). Resolves with the exit code once stdout is flushed.
+ */
+export async function runOnRuntime(
+  run: (args: string[], io: CliIo) => Promise<number>,
+  args: readonly string[],
+  runtime: Runtime,
+  interruptible = false,
+): Promise<number> {
+  const enc = new TextEncoder();
+  const writer = runtime.stdout.getWriter();
+  let chain: Promise<void> = Promise.resolve();
+  const ac = new AbortController();
+  const offs = interruptible
+    ? [runtime.onSignal("SIGINT", () => ac.abort()), runtime.onSignal("SIGTERM", () => ac.abort())]
+    : [];
+  const io: CliIo = {
+    stdout: (s) => {
+      chain = chain.then(() => writer.write(enc.encode(s))).catch(() => {});
+    },
+    stderr: (s) => runtime.writeStderr(s),
+    env: (n) => runtime.env(n),
+    cwd: runtime.cwd(),
+    home: runtime.homeDir(),
+    runtime,
+    stdoutIsTerminal: runtime.stdoutIsTerminal(),
+    stderrIsTerminal: runtime.stderrIsTerminal(),
+    signal: ac.signal,
+  };
+  try {
+    return await run([...args], io);
+  } finally {
+    await chain;
+    writer.releaseLock();
+    for (const off of offs) off();
+  }
+}
+
+/** `mcp-watchdog wrap …` on a runtime (for the CLI dispatcher). */
+export function wrapMain(args: readonly string[], runtime: Runtime): Promise<number> {
+  return runOnRuntime(runWrap, args, runtime);
+}
+
+/** `mcp-watchdog unwrap …` on a runtime (for the CLI dispatcher). */
+export function unwrapMain(args: readonly string[], runtime: Runtime): Promise<number> {
+  return runOnRuntime(runUnwrap, args, runtime);
+}
+
 /** Exit code for a command line that cannot be used. */
 export const EXIT_USAGE = 2;
 
@@ -90,7 +140,8 @@ export function tildify(path: string, home: string): string {
   return home && path.startsWith(home + "/") ? "~" + path.slice(home.length) : path;
 }
 
-const USAGE = `usage: mcp-watchdog wrap   [--client NAME] [--config FILE] [--server NAME]... [--command CMD] [--dry-run]
+const USAGE =
+  `usage: mcp-watchdog wrap   [--client NAME] [--config FILE] [--server NAME]... [--command CMD] [--dry-run] [-- PROXY-OPTIONS...]
        mcp-watchdog unwrap [--client NAME] [--config FILE] [--server NAME]... [--dry-run]
 clients: ${CLIENT_IDS.join(", ")}
 `;
@@ -104,6 +155,7 @@ interface Plan {
   readonly changed: string[];
   /** The entries that the edits rewrite. */
   readonly touched: Set<string>;
+  readonly watchdog: WatchdogCommand;
 }
 
 /** `mcp-watchdog wrap`. Returns the exit code (0 done or nothing to do, 1 a file failed, 2 usage). */
@@ -118,9 +170,16 @@ export function runUnwrap(args: string[], io: CliIo): Promise<number> {
 
 async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Promise<number> {
   let values: Record<string, string | boolean | string[] | undefined>;
+  // `wrap [options] -- <proxy options>`: options for the proxy on every wrapped server.
+  const dd = argv.indexOf("--");
+  const extra = mode === "wrap" && dd >= 0 ? argv.slice(dd + 1) : [];
+  if (extra.includes("--")) {
+    io.stderr(`mcp-watchdog ${mode}: proxy options after '--' cannot contain '--'\n${USAGE}`);
+    return EXIT_USAGE;
+  }
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: dd >= 0 ? argv.slice(0, dd) : argv,
       options: {
         client: { type: "string" },
         config: { type: "string" },
@@ -148,12 +207,13 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
       return EXIT_USAGE;
     }
   }
-  const watchdog: WatchdogCommand = typeof values.command === "string"
+  const base: WatchdogCommand = typeof values.command === "string"
     ? (() => {
       const words = values.command.trim().split(/\s+/);
       return { command: words[0], args: words.slice(1) };
     })()
     : DEFAULT_WATCHDOG;
+  const watchdog: WatchdogCommand = { command: base.command, args: [...base.args, ...extra] };
   const only = new Set((values.server as string[] | undefined) ?? []);
   const dry = values["dry-run"] === true;
   const color = useColor(io.stdoutIsTerminal ?? false, io.env);
@@ -168,7 +228,11 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
   });
   if (found.length === 0) {
     io.stderr(
-      config ? `mcp-watchdog ${mode}: cannot read ${config}\n` : `mcp-watchdog ${mode}: no MCP client config found${client ? ` for ${CLIENT_NAMES[client]}` : ""}\n`,
+      config
+        ? `mcp-watchdog ${mode}: cannot read ${config}\n`
+        : `mcp-watchdog ${mode}: no MCP client config found${
+          client ? ` for ${CLIENT_NAMES[client]}` : ""
+        }\n`,
     );
     return config ? 1 : 0;
   }
@@ -182,7 +246,11 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
       plan = makePlan(mode, f, only, watchdog);
     } catch (e) {
       failed = true;
-      io.stderr(`${where}: cannot parse: ${e instanceof ConfigParseError ? e.message : String(e)}; left unchanged\n`);
+      io.stderr(
+        `${where}: cannot parse: ${
+          e instanceof ConfigParseError ? e.message : String(e)
+        }; left unchanged\n`,
+      );
       continue;
     }
     if (plan.servers.length === 0) continue;
@@ -198,7 +266,7 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
       // When the file is exactly what wrapping the backup gives, the backup is the original:
       // restore it byte for byte (covers an `args: []` that wrap filled in).
       const original = readIfFile(rt, backupPath);
-      if (original !== undefined && original !== next && rewrapMatches(original, f)) {
+      if (original !== undefined && original !== next && rewrapMatches(original, f, watchdog)) {
         next = original;
         shown = [wholeChange(f.text, original)];
       }
@@ -218,7 +286,9 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
     const backup = backupPath;
     try {
       // The file may have changed since we read it (clients rewrite their configs): re-check.
-      if (rt.readTextFileSync(f.location.path) !== f.text) throw new Error("the file changed while we worked; run again");
+      if (rt.readTextFileSync(f.location.path) !== f.text) {
+        throw new Error("the file changed while we worked; run again");
+      }
       rt.copyFileSync(f.location.path, backup);
       // Written in place so that the file keeps its mode, owner and links.
       await rt.writeTextFile(f.location.path, next);
@@ -235,7 +305,9 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
   if (total > 0 && !dry) {
     io.stdout(
       mode === "wrap"
-        ? `Restart the client(s) to apply. Undo with: mcp-watchdog unwrap${client ? ` --client ${client}` : ""}\n`
+        ? `Restart the client(s) to apply. Undo with: mcp-watchdog unwrap${
+          client ? ` --client ${client}` : ""
+        }\n`
         : `Restart the client(s) to apply.\n`,
     );
   }
@@ -244,7 +316,12 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
 
 const entryKey = (s: ServerEntry) => `${s.project ?? ""}\u0000${s.name}`;
 
-function makePlan(mode: "wrap" | "unwrap", f: FoundConfig, only: Set<string>, watchdog: WatchdogCommand): Plan {
+function makePlan(
+  mode: "wrap" | "unwrap",
+  f: FoundConfig,
+  only: Set<string>,
+  watchdog: WatchdogCommand,
+): Plan {
   const parsed = parseClientConfig(f.text, f.location);
   const servers = parsed.servers.filter((s) => only.size === 0 || only.has(s.name));
   const edits: TextEdit[] = [];
@@ -256,35 +333,39 @@ function makePlan(mode: "wrap" | "unwrap", f: FoundConfig, only: Set<string>, wa
     secrets.push(...secretArgs(s.args));
     const label = s.project !== undefined ? `${s.name} (project ${s.project})` : s.name;
     if (s.transport !== "stdio") {
-      if (mode === "wrap") notes.push(`${label}: skipped (remote server; guard it with 'mcp-watchdog serve --url')`);
+      if (mode === "wrap") {
+        notes.push(`${label}: skipped (remote server; guard it with 'mcp-watchdog serve --url')`);
+      }
       continue;
     }
-    const wrapped = wrappedSeparator(s.command ?? "", s.args) >= 0;
+    const wrapped = wrappedSeparator(s.command ?? "", s.args, watchdog) >= 0;
     if (mode === "wrap" && wrapped) continue;
     if (mode === "unwrap" && !wrapped) continue;
     if (!s.spans) {
       notes.push(`${label}: skipped (command or args are not plain strings)`);
       continue;
     }
-    const e = mode === "wrap" ? planWrap(s, watchdog) : planUnwrap(s, f.text);
+    const e = mode === "wrap" ? planWrap(s, watchdog) : planUnwrap(s, f.text, watchdog);
     if (e.length) {
       edits.push(...e);
       changed.push(label);
       touched.add(entryKey(s));
     }
   }
-  return { found: f, servers, secrets, edits, notes, changed, touched };
+  return { found: f, servers, secrets, edits, notes, changed, touched, watchdog };
 }
 
 /** Whether wrapping `original` (with the watchdog command the file uses) gives the current file. */
-function rewrapMatches(original: string, f: FoundConfig): boolean {
+function rewrapMatches(original: string, f: FoundConfig, known: WatchdogCommand): boolean {
   try {
     const current = parseClientConfig(f.text, f.location).servers;
-    const w = current.find((s) => wrappedSeparator(s.command ?? "", s.args) >= 0);
+    const w = current.find((s) => wrappedSeparator(s.command ?? "", s.args, known) >= 0);
     if (!w || w.command === undefined) return false;
     const nameAt = w.args.indexOf("--name");
     const watchdog = { command: w.command, args: w.args.slice(0, nameAt < 0 ? 0 : nameAt) };
-    const edits = parseClientConfig(original, f.location).servers.flatMap((s) => planWrap(s, watchdog));
+    const edits = parseClientConfig(original, f.location).servers.flatMap((s) =>
+      planWrap(s, watchdog)
+    );
     return applyEdits(original, edits) === f.text;
   } catch {
     return false;
@@ -301,7 +382,12 @@ function wholeChange(a: string, b: string): TextEdit {
 }
 
 /** Re-read the new text: it must parse, and every server must be the same apart from wrapping. */
-function verify(mode: "wrap" | "unwrap", f: FoundConfig, next: string, plan: Plan): string | undefined {
+function verify(
+  mode: "wrap" | "unwrap",
+  f: FoundConfig,
+  next: string,
+  plan: Plan,
+): string | undefined {
   let after: ServerEntry[];
   try {
     after = parseClientConfig(next, f.location).servers;
@@ -311,16 +397,19 @@ function verify(mode: "wrap" | "unwrap", f: FoundConfig, next: string, plan: Pla
   const before = parseClientConfig(f.text, f.location).servers;
   if (after.length !== before.length) return "the server list would change";
   const unwrapOf = (s: ServerEntry) => {
-    const sep = wrappedSeparator(s.command ?? "", s.args);
+    const sep = wrappedSeparator(s.command ?? "", s.args, plan.watchdog);
     return JSON.stringify(sep < 0 ? [s.command, s.args] : [s.args[sep + 1], s.args.slice(sep + 2)]);
   };
   for (let i = 0; i < before.length; i++) {
     const a = before[i], b = after[i];
-    if (a.name !== b.name || JSON.stringify(a.env) !== JSON.stringify(b.env) || unwrapOf(a) !== unwrapOf(b)) {
+    if (
+      a.name !== b.name || JSON.stringify(a.env) !== JSON.stringify(b.env) ||
+      unwrapOf(a) !== unwrapOf(b)
+    ) {
       return `server '${a.name}' would change beyond its command`;
     }
-    const isWrapped = wrappedSeparator(b.command ?? "", b.args) >= 0;
-    const wasWrapped = wrappedSeparator(a.command ?? "", a.args) >= 0;
+    const isWrapped = wrappedSeparator(b.command ?? "", b.args, plan.watchdog) >= 0;
+    const wasWrapped = wrappedSeparator(a.command ?? "", a.args, plan.watchdog) >= 0;
     const expected = plan.touched.has(entryKey(a)) ? mode === "wrap" : wasWrapped;
     if (isWrapped !== expected) return `server '${a.name}' would not be ${mode}ped`;
   }
@@ -391,10 +480,20 @@ export function renderDiff(
     const after = lines.slice(g.last + 1, ctxTo + 1);
     const oldCount = before.length + oldLines.length + after.length;
     const newCount = before.length + newLines.length + after.length;
-    out.push(paint(STYLE.cyan, `@@ -${ctxFrom + 1},${oldCount} +${ctxFrom + 1 + delta},${newCount} @@`, color));
+    out.push(
+      paint(
+        STYLE.cyan,
+        `@@ -${ctxFrom + 1},${oldCount} +${ctxFrom + 1 + delta},${newCount} @@`,
+        color,
+      ),
+    );
     for (const l of before) out.push(` ${mask(l)}`);
     for (const [op, l] of lineDiff(oldLines, newLines)) {
-      out.push(op === " " ? ` ${mask(l)}` : paint(op === "-" ? STYLE.red : STYLE.green, `${op}${mask(l)}`, color));
+      out.push(
+        op === " "
+          ? ` ${mask(l)}`
+          : paint(op === "-" ? STYLE.red : STYLE.green, `${op}${mask(l)}`, color),
+      );
     }
     for (const l of after) out.push(` ${mask(l)}`);
     delta += newLines.length - oldLines.length;
@@ -405,12 +504,17 @@ export function renderDiff(
 /** A line diff of two short line lists (LCS; falls back to all-removed/all-added when long). */
 function lineDiff(a: readonly string[], b: readonly string[]): [" " | "-" | "+", string][] {
   if (a.length * b.length > 250_000) {
-    return [...a.map((l) => ["-", l] as [" " | "-" | "+", string]), ...b.map((l) => ["+", l] as [" " | "-" | "+", string])];
+    return [
+      ...a.map((l) => ["-", l] as [" " | "-" | "+", string]),
+      ...b.map((l) => ["+", l] as [" " | "-" | "+", string]),
+    ];
   }
   const n = a.length, m = b.length;
   const L: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
   for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) L[i][j] = a[i] === b[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+    for (let j = m - 1; j >= 0; j--) {
+      L[i][j] = a[i] === b[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+    }
   }
   const out: [" " | "-" | "+", string][] = [];
   let i = 0, j = 0;
@@ -426,7 +530,12 @@ function lineDiff(a: readonly string[], b: readonly string[]): [" " | "-" | "+",
     let e = k;
     while (e < out.length && out[e][0] !== " ") e++;
     const run = out.slice(k, e);
-    out.splice(k, run.length, ...run.filter((x) => x[0] === "-"), ...run.filter((x) => x[0] === "+"));
+    out.splice(
+      k,
+      run.length,
+      ...run.filter((x) => x[0] === "-"),
+      ...run.filter((x) => x[0] === "+"),
+    );
     k = e + 1;
   }
   return out;

@@ -64,7 +64,9 @@ const MAX_DEPTH = 2;
 // restarts at every short word): the union of the base64/base64url/base32/hex alphabets, and the
 // percent-encoding alphabet (what encodeURIComponent leaves alone, plus %).
 const B64_RUN = alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-");
-const PCT_RUN = alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~!*'()+-%");
+const PCT_RUN = alphabet(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~!*'()+-%",
+);
 
 function alphabet(chars: string): Uint8Array {
   const t = new Uint8Array(128);
@@ -254,30 +256,47 @@ function looksLikeBase64OfText(token: string): boolean {
   return true;
 }
 
-function decodeToken(
-  token: string,
-  percent: boolean,
-): { encoding: Encoding; decoded: string } | undefined {
+/** Decoded bytes that are themselves one encoded token (a payload encoded twice). */
+function asInnerToken(bytes: Uint8Array): string | undefined {
+  if (bytes.length < MIN_TOKEN) return undefined;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c >= 128 || B64_RUN[c] !== 1) return undefined;
+  }
+  return String.fromCharCode(...bytes.subarray(0, MAX_DECODED_SCAN));
+}
+
+interface Decoded {
+  readonly encoding: Encoding;
+  readonly decoded: string;
+  /** The decoded text is another encoded token, to be decoded again. */
+  readonly layered?: boolean;
+}
+
+function readable(encoding: Encoding, b: Uint8Array | undefined): Decoded | undefined {
+  if (!b) return undefined;
+  const t = asReadableText(b);
+  if (t) return { encoding, decoded: t };
+  const inner = asInnerToken(b);
+  return inner ? { encoding, decoded: inner, layered: true } : undefined;
+}
+
+function decodeToken(token: string, percent: boolean): Decoded | undefined {
   const st = charClassStats(token);
   // Hex: long enough for a sentence fragment, letters and digits both present.
   if (token.length >= MIN_TOKEN && HEX.test(token) && st.digit > 0) {
-    const b = decodeHexBytes(token);
-    const t = b && asReadableText(b);
-    if (t) return { encoding: "hex", decoded: t };
-    return undefined; // hashes, SHAs: nothing else to try
+    return readable("hex", decodeHexBytes(token)); // hashes, SHAs: nothing else to try
   }
   if (token.length >= 24 && st.lower === 0 && BASE32.test(token)) {
-    const b = decodeBase32Bytes(token);
-    const t = b && asReadableText(b);
-    if (t) return { encoding: "base32", decoded: t };
+    const d = readable("base32", decodeBase32Bytes(token));
+    if (d) return d;
   }
   // base64 of text has both cases; identifiers in slug-case or SCREAMING_CASE do not decode.
   if (st.upper > 0 && st.lower > 0 && looksLikeBase64OfText(token)) {
     const url = !BASE64.test(token) && BASE64URL.test(token);
     if (url || BASE64.test(token)) {
-      const b = decodeBase64Bytes(token);
-      const t = b && asReadableText(b);
-      if (t) return { encoding: url ? "base64url" : "base64", decoded: t };
+      const d = readable(url ? "base64url" : "base64", decodeBase64Bytes(token));
+      if (d) return d;
     }
   }
   if (percent && token.includes("%")) {
@@ -338,31 +357,37 @@ function collect(
   depth: number,
   out: EncodedPayload[],
 ): void {
-  let pending: { start: number; run: string } | undefined;
-  const consider = (start: number, run: string, percent = false): void => {
+  // A run joined across line breaks: `run` has no newlines, [start, end) spans them.
+  let pending: { start: number; end: number; run: string } | undefined;
+  const consider = (start: number, run: string, percent = false, end = start + run.length) => {
     if (run.length > MAX_TOKEN) return;
-    const absStart = offset + start, absEnd = absStart + run.length;
+    const absStart = offset + start, absEnd = offset + end;
     if (skip.some(([a, b]) => absStart < b && absEnd > a)) return;
     if (inBinaryDataUri(text, start)) return;
+    const joined = end !== start + run.length;
     for (const [tok, at] of pieces(run, start)) {
       const d = decodeToken(tok, percent);
       if (!d) continue;
       const entropy = shannonEntropy(tok);
       const s = offset + at;
-      out.push({
-        start: s,
-        end: s + tok.length,
-        encoding: d.encoding,
-        decoded: d.decoded,
-        entropy,
-      });
+      // Offsets inside a joined run do not map back (newlines were dropped): use the whole span.
+      const e = joined ? absEnd : s + tok.length;
+      if (!d.layered) {
+        out.push({
+          start: joined ? offset + start : s,
+          end: e,
+          encoding: d.encoding,
+          decoded: d.decoded,
+          entropy,
+        });
+      }
       if (depth + 1 < MAX_DEPTH) {
         const inner: EncodedPayload[] = [];
         collect(d.decoded.slice(0, MAX_DECODED_SCAN), 0, [], depth + 1, inner);
         for (const p of inner) {
           out.push({
-            start: s,
-            end: s + tok.length,
+            start: joined ? offset + start : s,
+            end: e,
             encoding: p.encoding,
             decoded: p.decoded,
             entropy,
@@ -380,26 +405,36 @@ function collect(
   }
   for (const [a, b] of runs(text, B64_RUN)) {
     const run = text.slice(a, b);
-    const m = { index: a };
     // MIME-style wrapped base64: lines of 60–76 characters (multiple of 4) continue a payload.
-    if (
-      pending && m.index === pending.start + pending.run.length + 1 && text[m.index - 1] === "\n"
-    ) {
-      pending = { start: pending.start, run: pending.run + run };
+    if (pending && a === pending.end + 1 && text.charCodeAt(a - 1) === 10) {
+      pending = { start: pending.start, end: b, run: pending.run + run };
     } else {
-      if (pending) consider(pending.start, pending.run);
-      pending = { start: m.index, run };
+      if (pending) consider(pending.start, pending.run, false, pending.end);
+      pending = { start: a, end: b, run };
     }
-    const wrapped = run.length >= 60 && run.length <= 76 && run.length % 4 === 0 &&
-      text[m.index + run.length] === "\n";
+    let wrapped = run.length >= 60 && run.length <= 76 && run.length % 4 === 0 &&
+      text.charCodeAt(b) === 10;
+    if (wrapped) {
+      // The last line of a wrapped payload is often shorter than a candidate: take it here.
+      let j = b + 1;
+      while (j < text.length && j - b <= MIN_TOKEN) {
+        const c = text.charCodeAt(j);
+        if (c >= 128 || B64_RUN[c] !== 1) break;
+        j++;
+      }
+      if (j - b - 1 > 0 && j - b - 1 < MIN_TOKEN) {
+        pending = { start: pending.start, end: j, run: pending.run + text.slice(b + 1, j) };
+        wrapped = false;
+      }
+    }
     if (!wrapped) {
-      consider(pending.start, pending.run);
+      consider(pending.start, pending.run, false, pending.end);
       // A joined payload that fails may still hold a good last line: try it alone too.
-      if (pending.run !== run) consider(m.index, run);
+      if (pending.start !== a && run.length >= MIN_TOKEN) consider(a, run);
       pending = undefined;
     }
   }
-  if (pending) consider(pending.start, pending.run);
+  if (pending) consider(pending.start, pending.run, false, pending.end);
 }
 
 /** Options of {@link createEntropyDetector}. */

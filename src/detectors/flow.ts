@@ -196,7 +196,9 @@ export function significantTokens(text: string, max = 4000, into?: Set<string>):
       continue;
     }
     // Longer runs are blobs (images, archives in base64): data, not identifiers; skip them.
-    if (run >= 0 && i - run <= MAX_RUN && tokensOf(text, run, i, seen, out, before + max)) return out;
+    if (run >= 0 && i - run <= MAX_RUN && tokensOf(text, run, i, seen, out, before + max)) {
+      return out;
+    }
     run = -1;
   }
   return out;

@@ -38,6 +38,7 @@ import {
   serverRootsFromCommand,
   type ToolHints,
 } from "../scope.ts";
+import type { StateStore } from "../store/store.ts";
 import type { Finding, Json, MessageContext } from "../types.ts";
 import { pinKey, pinNamespace } from "./pinning.ts";
 
@@ -205,26 +206,49 @@ interface Violation {
   readonly resolved: string;
 }
 
+/** The store key of a server's client roots in {@link ROOTS_NS}. */
+export function rootsKey(session: string, serverKey: string): string {
+  return `${session}|${serverKey}`;
+}
+
+/**
+ * The fixed part of a server's declared scope: `--allow-path` directories and the directories on
+ * its command line, normalised and symlink-resolved. Computed once per process (it does I/O
+ * through `host.isDirectory`).
+ */
+export function staticScopeRoots(config: WatchdogConfig, host: ScopeHost): string[] {
+  const roots = new Set<string>();
+  for (const p of config.allowPaths) for (const r of resolvePathArgument(p, host)) roots.add(r);
+  for (const r of serverRootsFromCommand(config.serverCommand, host, host.isDirectory)) {
+    roots.add(r);
+  }
+  return [...roots];
+}
+
+/**
+ * The declared scope of a server now: its static roots plus the client's MCP roots learned from
+ * `roots/list` answers (the filesystem monitor uses this too). Empty = unknown.
+ */
+export function declaredScope(
+  staticRoots: readonly string[],
+  store: StateStore,
+  session: string,
+  serverKey: string,
+): string[] {
+  const client = store.get<string[]>(ROOTS_NS, rootsKey(session, serverKey))?.value;
+  return Array.isArray(client) ? [...staticRoots, ...client] : [...staticRoots];
+}
+
 /**
  * The Layer 4 pre-flight detector (`L4-scope`). Static scope (allow paths and command-line roots)
  * is computed once here; client roots are read from the store on each call.
  */
 export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): MessageDetector {
-  const staticRoots = new Set<string>();
-  for (const p of config.allowPaths) {
-    for (const r of resolvePathArgument(p, host)) staticRoots.add(r);
-  }
-  for (const r of serverRootsFromCommand(config.serverCommand, host, host.isDirectory)) {
-    staticRoots.add(r);
-  }
+  const staticRoots = staticScopeRoots(config, host);
   const home = normalizePosix(host.home);
 
-  const rootsKey = (env: DetectorEnv) => `${env.session}|${env.server.key}`;
-
-  function scopeRoots(env: DetectorEnv): string[] {
-    const client = env.store.get<string[]>(ROOTS_NS, rootsKey(env))?.value;
-    return Array.isArray(client) ? [...staticRoots, ...client] : [...staticRoots];
-  }
+  const scopeRoots = (env: DetectorEnv) =>
+    declaredScope(staticRoots, env.store, env.session, env.server.key);
 
   function check(
     strings: readonly ArgumentString[],
@@ -237,33 +261,42 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
     for (const s of strings) {
       const role = argumentRole(s.key, s.text);
       if (!role) continue;
-      const forms = resolvePathArgument(s.text, host);
-      for (const p of forms) {
-        const hit = sensitiveLocation(p, home);
-        if (hit && (write || !hit.writeOnly)) {
-          return {
-            rule: hit.rule,
-            pointer: s.path,
-            raw: s.text,
-            resolved: p,
-            message: `${write ? "write to" : "access to"} ${hit.what} refused: ${p}`,
-          };
+      // A relative path lands under the working directory or, for servers such as
+      // server-filesystem, under one of the roots: consider every base.
+      const relative = !/^(?:\/|~(?:\/|$)|file:)/i.test(s.text);
+      if (relative) roots ??= scopeRoots(env);
+      const bases = relative ? [host.cwd, ...roots!] : [host.cwd];
+      const groups = bases.map((cwd) =>
+        resolvePathArgument(s.text, cwd === host.cwd ? host : { ...host, cwd })
+      );
+      for (const forms of groups) {
+        for (const p of forms) {
+          const hit = sensitiveLocation(p, home);
+          if (hit && (write || !hit.writeOnly)) {
+            return {
+              rule: hit.rule,
+              pointer: s.path,
+              raw: s.text,
+              resolved: p,
+              message: `${write ? "write to" : "access to"} ${hit.what} refused: ${p}`,
+            };
+          }
         }
       }
       if (!write || role !== "path" || (copy && isSourceKey(s.key))) continue;
       roots ??= scopeRoots(env);
       if (roots.length === 0) continue;
-      for (const p of forms) {
-        if (!inDeclaredScope(p, roots)) {
-          return {
-            rule: "l4-write-outside-scope",
-            pointer: s.path,
-            raw: s.text,
-            resolved: p,
-            message: `write by ${tool} outside the server's declared scope refused: ${p}`,
-          };
-        }
-      }
+      // In scope when, for some base, every form (literal, decoded, symlink-resolved) is.
+      const r = roots;
+      if (groups.some((forms) => forms.every((p) => inDeclaredScope(p, r)))) continue;
+      const p = groups[0].find((q) => !inDeclaredScope(q, r)) ?? groups[0][0] ?? s.text;
+      return {
+        rule: "l4-write-outside-scope",
+        pointer: s.path,
+        raw: s.text,
+        resolved: p,
+        message: `write by ${tool} outside the server's declared scope refused: ${p}`,
+      };
     }
     return undefined;
   }
@@ -296,7 +329,12 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
       if (ctx.direction !== "client_to_server") return undefined;
       // The client's answer to the server's roots/list: remember its roots.
       if (ctx.method === "roots/list" && msg.method === undefined && isObj(msg.result)) {
-        env.store.put(ROOTS_NS, rootsKey(env), rootsFromListResult(msg.result, host), env.now());
+        env.store.put(
+          ROOTS_NS,
+          rootsKey(env.session, env.server.key),
+          rootsFromListResult(msg.result, host),
+          env.now(),
+        );
         return undefined;
       }
       if (!isObj(msg.params)) return undefined;

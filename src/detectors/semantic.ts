@@ -272,9 +272,10 @@ export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector
       if (ctx.direction !== "server_to_client") return false;
       const where = instructionContext(field.kind);
       if (!where || field.text.trim().length < 8) return false;
+      // `all` asks about everything, even what the cheap layers already acted on.
+      if (opts.mode === "all") return true;
       // Already certain (neutralised, redacted, blocked): nothing to ask.
       if (prior.some((p) => p.action !== "alert")) return false;
-      if (opts.mode === "all") return true;
       if (prior.some((p) => p.action === "alert")) return true;
       const s = scoreInstruction(field.text, where);
       return s.score >= 2 || s.strong >= 1;
@@ -291,7 +292,9 @@ export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector
         const key = sha256Hex(`${opts.model}\u0000${text}`);
         let v = cache.get(key);
         if (!v) {
-          if (signal.aborted) return [failure(field, "l2-semantic-unavailable", "timeout (latency budget reached)")];
+          if (signal.aborted) {
+            return [failure(field, "l2-semantic-unavailable", "timeout (latency budget reached)")];
+          }
           let p = inflight.get(key);
           if (!p) {
             p = classify(field, text, signal).finally(() => inflight.delete(key));

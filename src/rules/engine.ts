@@ -91,12 +91,23 @@ export class KeywordMatcher {
   readonly #fail: Int32Array;
   readonly #out: number[][]; // keyword ids ending at each state (with the fail chain folded in)
   readonly #count: number;
-  readonly #nonAscii: boolean;
-  readonly #hasOut: Uint8Array; // whether any keyword has a non-ASCII character
+  readonly #nonAscii: boolean; // whether any keyword has a non-ASCII character
+  readonly #relevant: Uint8Array; // non-ASCII UTF-16 units (and their upper-case forms) in keywords
+  readonly #hasOut: Uint8Array;
 
   constructor(keywords: readonly string[]) {
     this.#count = keywords.length;
     this.#nonAscii = keywords.some((k) => /[^\x00-\x7f]/.test(k));
+    this.#relevant = new Uint8Array(this.#nonAscii ? 0x10000 : 0);
+    for (const k of this.#nonAscii ? keywords : []) {
+      for (let i = 0; i < k.length; i++) {
+        const c = k.charCodeAt(i);
+        if (c < 128) continue;
+        this.#relevant[c] = 1;
+        const up = String.fromCharCode(c).toUpperCase();
+        if (up.length === 1) this.#relevant[up.charCodeAt(0)] = 1;
+      }
+    }
     const gotoAscii: number[][] = [[]];
     const gotoOther: Map<number, number>[] = [new Map()];
     const out: number[][] = [[]];
@@ -183,7 +194,7 @@ export class KeywordMatcher {
       let c = text.charCodeAt(i);
       if (c < 128) {
         st = ascii[st * k + cls[c]];
-      } else if (!this.#nonAscii) {
+      } else if (!this.#nonAscii || !this.#relevant[c]) {
         st = 0;
       } else {
         if (c < 0x590 || (c >= 0x1e00 && c < 0x2000) || (c >= 0xff21 && c <= 0xff3a)) {
@@ -324,6 +335,7 @@ export function scanText(
     if (!main) {
       main = normalizeForMatching(text);
       mainPresent = main.identity && rawPresent ? rawPresent : set.matcher.find(main.text);
+      if (main.identity) rawPresent = mainPresent;
     }
     if (wants(cr, kind, mainPresent!)) runRule(cr, main, text, hits);
     if (cr.onDecoded) {

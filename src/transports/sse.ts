@@ -20,11 +20,19 @@ export interface SseEvent {
   readonly id?: string;
   /** Reconnection delay the server asked for with `retry:` (ms), when this event carried one. */
   readonly retry?: number;
+  /** Set (to its size in characters) when the event's data exceeded the limit: `data` is then its first 4096 characters. */
+  readonly oversized?: number;
 }
 
 /** Incremental SSE parser (WHATWG `text/event-stream` rules). */
 export class SseParser {
+  readonly maxChars: number;
   #parts: string[] = [];
+  #partLen = 0;
+  #dataLen = 0;
+  #over = 0;
+  #skipLine = false;
+  #overHead = "";
   #data: string[] = [];
   #hasData = false;
   #event = "";
@@ -36,6 +44,11 @@ export class SseParser {
   onRetry?: (ms: number) => void;
   /** Called when an `id:` field changes the last event id (even without data). */
   onId?: (id: string) => void;
+
+  /** `maxChars` bounds one event's data (and one line): beyond it the event is reported as oversized. */
+  constructor(maxChars = Infinity) {
+    this.maxChars = maxChars;
+  }
 
   /** Feed decoded text; returns the events completed by it. */
   push(chunk: string): SseEvent[] {
@@ -55,16 +68,35 @@ export class SseParser {
         if (c === 10 || c === 13) break;
       }
       if (i === n) {
-        this.#parts.push(start === 0 ? chunk : chunk.slice(start));
+        const rest = start === 0 ? chunk : chunk.slice(start);
+        if (this.#skipLine) this.#over += rest.length;
+        else if (this.#partLen + rest.length + this.#dataLen > this.maxChars) {
+          this.#overflow(rest);
+          this.#skipLine = true;
+        } else {
+          this.#parts.push(rest);
+          this.#partLen += rest.length;
+        }
         break;
       }
       let line = chunk.slice(start, i);
-      if (this.#parts.length) {
-        this.#parts.push(line);
-        line = this.#parts.join("");
-        this.#parts = [];
+      if (this.#skipLine) {
+        // The end of an oversized line: only its length counts.
+        this.#over += line.length;
+        this.#skipLine = false;
+        this.#hasData = true;
+      } else {
+        if (this.#parts.length) {
+          this.#parts.push(line);
+          line = this.#parts.join("");
+          this.#parts = [];
+          this.#partLen = 0;
+        }
+        if (line.length + this.#dataLen > this.maxChars) {
+          this.#overflow(line);
+          this.#hasData = true;
+        } else this.#line(line, out);
       }
-      this.#line(line, out);
       start = i + 1;
       if (c === 13) {
         if (start < n) {
@@ -78,24 +110,39 @@ export class SseParser {
   /** End of stream: a partial event without its blank line is discarded (SSE rules). */
   end(): void {
     this.#parts = [];
+    this.#partLen = 0;
+    this.#dataLen = 0;
+    this.#over = 0;
+    this.#skipLine = false;
     this.#data = [];
     this.#hasData = false;
     this.#event = "";
   }
 
+  #overflow(head: string): void {
+    this.#overHead = (this.#data.join("\n") + head).slice(0, 4096);
+    this.#over += this.#partLen + head.length + this.#dataLen;
+    this.#data = [];
+    this.#parts = [];
+    this.#partLen = 0;
+  }
+
   #line(line: string, out: SseEvent[]): void {
     if (line.length === 0) {
-      if (this.#hasData || this.#idSet) {
-        if (this.#hasData) {
-          const ev: SseEvent = {
-            event: this.#event || "message",
-            data: this.#data.length === 1 ? this.#data[0] : this.#data.join("\n"),
-            ...(this.#id !== undefined ? { id: this.#id } : {}),
-            ...(this.#retry !== undefined ? { retry: this.#retry } : {}),
-          };
-          out.push(ev);
-        }
+      // Events without data are dispatched too when they carry an id or retry (a relay passes them on).
+      if (this.#hasData || this.#idSet || this.#retry !== undefined || this.#over) {
+        const ev: SseEvent = {
+          event: this.#event || "message",
+          data: this.#over ? this.#overHead : this.#data.length === 1 ? this.#data[0] : this.#data.join("\n"),
+          ...(this.#idSet && this.#id !== undefined ? { id: this.#id } : {}),
+          ...(this.#retry !== undefined ? { retry: this.#retry } : {}),
+          ...(this.#over ? { oversized: this.#over } : {}),
+        };
+        out.push(ev);
       }
+      this.#over = 0;
+      this.#overHead = "";
+      this.#dataLen = 0;
       this.#data = [];
       this.#hasData = false;
       this.#event = "";
@@ -116,7 +163,12 @@ export class SseParser {
     }
     switch (field) {
       case "data":
+        if (this.#over) {
+          this.#hasData = true;
+          break;
+        }
         this.#data.push(value);
+        this.#dataLen += value.length + 1;
         this.#hasData = true;
         break;
       case "event":
@@ -168,8 +220,10 @@ export async function readSse(
         if (r instanceof Promise) await r;
       }
     }
+  } catch (e) {
+    reader.cancel(e).catch(() => {});
+    throw e;
   } finally {
     parser.end();
-    reader.releaseLock();
   }
 }

@@ -1,0 +1,861 @@
+/**
+ * The Streamable HTTP gateway (`mcp-watchdog serve`): a web-standard `(Request) => Promise<Response>`
+ * handler that exposes one MCP endpoint to HTTP clients, in front of a remote Streamable HTTP
+ * server (`--url`, relayed stream for stream) or a stdio server (one child process per client
+ * session). Each client session gets its own {@link ProxySession}; every message, both ways, goes
+ * through it exactly as on stdio (batches and `tasks/result` included).
+ *
+ * Security defaults: `Host` and `Origin` are checked against an allowlist (DNS-rebinding
+ * protection, 403 otherwise), an optional bearer token is required, bodies are bounded, and bad
+ * requests get a clear status with a JSON-RPC error envelope (400, 401, 403, 404, 405, 406, 409,
+ * 413, 415).
+ *
+ * @module
+ */
+import type { ChildProcess, Runtime } from "../adapters/runtime.ts";
+import { LineFramer } from "../proxy/framing.ts";
+import { errorResponse, type ProxyEvent, type ProxySession, type Routed } from "../proxy/session.ts";
+import type { JsonRpcId } from "../types.ts";
+import { encodeEvent, type SseEvent, SseParser } from "./sse.ts";
+
+/** Protocol versions a stdio-backed session accepts in `MCP-Protocol-Version`. */
+export const SUPPORTED_PROTOCOL_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+const SESSION_HEADER = "mcp-session-id";
+const VERSION_HEADER = "mcp-protocol-version";
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/** How the gateway reaches the guarded server, per client session. */
+export type Upstream =
+  | { readonly kind: "http"; readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly fetch?: typeof fetch }
+  | { readonly kind: "stdio"; readonly command: readonly string[]; readonly runtime: Runtime; readonly env?: Record<string, string> };
+
+/** Gateway settings. */
+export interface GatewayOptions {
+  /** The address the listener is bound to (a loopback name, an address, or a wildcard). */
+  readonly host: string;
+  /** Extra origins allowed besides loopback ones (`--allow-origin`), e.g. `https://app.example`. */
+  readonly allowOrigins?: readonly string[];
+  /** Bearer token every request must carry (`--auth-token`). Never logged. */
+  readonly authToken?: string;
+  readonly maxMessageBytes: number;
+  readonly upstream: Upstream;
+  /** A fresh ProxySession for a new client session (same detectors, its own correlation state). */
+  newSession(id: string): ProxySession;
+  /** Notable events (bad requests are not reported: they are answered). */
+  event?(e: ProxyEvent): void;
+  /** Endpoint path (default `/mcp`; `/` is accepted too). */
+  readonly path?: string;
+}
+
+/** The gateway: the request handler plus lifecycle. */
+export interface Gateway {
+  handle(req: Request): Promise<Response>;
+  /** Number of live client sessions. */
+  readonly sessions: number;
+  /** End every session (DELETE upstream, stop children). */
+  close(): Promise<void>;
+}
+
+const enc = new TextEncoder();
+
+/** A JSON-RPC error envelope with an HTTP status. */
+export function httpError(status: number, code: number, message: string, id: JsonRpcId = null, headers?: HeadersInit): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "application/json");
+  return new Response(errorResponse(id, code, message), { status, headers: h });
+}
+
+function json(body: string, status = 200, headers?: HeadersInit): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "application/json");
+  return new Response(body, { status, headers: h });
+}
+
+/** Constant-time string comparison (the token is short; length leaks nothing useful). */
+function sameSecret(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    diff |= (a.charCodeAt(i % (a.length || 1)) || 0) ^ (b.charCodeAt(i % (b.length || 1)) || 0);
+  }
+  return diff === 0 && a.length === b.length;
+}
+
+function mediaTypes(h: string | null): string[] {
+  return (h ?? "").split(",").map((p) => p.split(";")[0].trim().toLowerCase()).filter(Boolean);
+}
+
+function accepts(req: Request, type: string): boolean {
+  const types = mediaTypes(req.headers.get("accept"));
+  const [major] = type.split("/");
+  return types.some((t) => t === type || t === `${major}/*` || t === "*/*");
+}
+
+/** Hostname of a `Host` header value (`[::1]:8080` → `[::1]`). */
+function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(0, h.indexOf("]") + 1);
+  const c = h.lastIndexOf(":");
+  return c === -1 ? h : h.slice(0, c);
+}
+
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]" || host === "";
+}
+
+interface Item {
+  readonly method?: string;
+  readonly id?: JsonRpcId;
+  readonly isRequest: boolean;
+  readonly isResponse: boolean;
+}
+
+/** What a JSON-RPC text contains (requests, their ids). Messages are small client messages. */
+function summarize(text: string): Item[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const items = Array.isArray(v) ? v : [v];
+  return items.filter((m) => m !== null && typeof m === "object").map((m) => {
+    const o = m as Record<string, unknown>;
+    const method = typeof o.method === "string" ? o.method : undefined;
+    const id = o.id as JsonRpcId | undefined;
+    return { method, id, isRequest: method !== undefined && id !== undefined, isResponse: method === undefined && id !== undefined };
+  });
+}
+
+const idKey = (id: JsonRpcId): string => typeof id === "string" ? `s:${id}` : `n:${String(id)}`;
+
+/** One client session of the gateway. */
+interface ClientSession {
+  readonly id: string;
+  readonly proxy: ProxySession;
+  readonly backend: Backend;
+  lastSeen: number;
+}
+
+/** The per-session half that talks to the guarded server. */
+interface Backend {
+  /** Send an inspected client message; `replies` are answers the proxy made itself. */
+  post(req: Request, text: string, items: Item[], replies: readonly string[]): Promise<Response>;
+  get(req: Request): Promise<Response>;
+  delete(req: Request): Promise<Response>;
+  close(): Promise<void>;
+  /** Set when the upstream is gone (the session is then removed). */
+  readonly dead: boolean;
+}
+
+/** Build the gateway handler. */
+export function createGateway(o: GatewayOptions): Gateway {
+  const sessions = new Map<string, ClientSession>();
+  const path = o.path ?? "/mcp";
+  const allowOrigins = new Set((o.allowOrigins ?? []).map((x) => x.replace(/\/+$/, "").toLowerCase()));
+  const allowHosts = new Set<string>(LOOPBACK);
+  if (!isWildcard(o.host)) allowHosts.add(hostName(o.host.includes(":") && !o.host.startsWith("[") ? `[${o.host}]` : o.host));
+  for (const origin of allowOrigins) {
+    try {
+      allowHosts.add(new URL(origin).hostname.toLowerCase());
+    } catch { /* a bad origin simply never matches */ }
+  }
+
+  const originAllowed = (origin: string): boolean => {
+    const lower = origin.toLowerCase();
+    if (allowOrigins.has(lower) || allowOrigins.has("*")) return true;
+    try {
+      const u = new URL(lower);
+      return (u.protocol === "http:" || u.protocol === "https:") && LOOPBACK.has(u.hostname);
+    } catch {
+      return false;
+    }
+  };
+
+  const cors = (req: Request): Record<string, string> => {
+    const origin = req.headers.get("origin");
+    if (!origin) return {};
+    return {
+      "access-control-allow-origin": origin,
+      "access-control-expose-headers": "mcp-session-id, mcp-protocol-version",
+      "vary": "origin",
+    };
+  };
+
+  const withCors = (req: Request, res: Response): Response => {
+    const c = cors(req);
+    for (const [k, v] of Object.entries(c)) res.headers.set(k, v);
+    return res;
+  };
+
+  const makeBackend = (proxy: ProxySession): Backend =>
+    o.upstream.kind === "http" ? new HttpRelay(o.upstream, proxy, o.maxMessageBytes) : new StdioBackend(o.upstream, proxy, o.maxMessageBytes, o.event);
+
+  const handle = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname !== path && url.pathname !== "/") {
+      return httpError(404, -32000, `Not Found: the MCP endpoint is ${path}`);
+    }
+    // DNS rebinding: the Host must be one we serve, and a browser Origin must be allowed.
+    const host = req.headers.get("host");
+    if (!isWildcard(o.host) && host !== null && !allowHosts.has(hostName(host))) {
+      return httpError(403, -32000, "Forbidden: Host not allowed");
+    }
+    const origin = req.headers.get("origin");
+    if (origin !== null && !originAllowed(origin)) {
+      return httpError(403, -32000, "Forbidden: Origin not allowed (see --allow-origin)");
+    }
+    if (req.method === "OPTIONS") {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...cors(req),
+          "access-control-allow-methods": "GET, POST, DELETE",
+          "access-control-allow-headers": "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id",
+          "access-control-max-age": "600",
+        },
+      });
+    }
+    if (o.authToken !== undefined) {
+      const auth = req.headers.get("authorization") ?? "";
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+      if (!m || !sameSecret(m[1], o.authToken)) {
+        return withCors(req, httpError(401, -32000, "Unauthorized: a valid bearer token is required", null, { "www-authenticate": 'Bearer realm="mcp-watchdog"' }));
+      }
+    }
+    let res: Response;
+    switch (req.method) {
+      case "POST":
+        res = await post(req);
+        break;
+      case "GET":
+        res = await withSession(req, (s) => {
+          if (!accepts(req, "text/event-stream")) {
+            return Promise.resolve(httpError(406, -32000, "Not Acceptable: Client must accept text/event-stream"));
+          }
+          return s.backend.get(req);
+        });
+        break;
+      case "DELETE":
+        res = await withSession(req, async (s) => {
+          const r = await s.backend.delete(req);
+          if (r.ok) {
+            sessions.delete(s.id);
+            await s.backend.close();
+          }
+          return r;
+        });
+        break;
+      default:
+        res = httpError(405, -32000, "Method Not Allowed", null, { allow: "GET, POST, DELETE" });
+    }
+    return withCors(req, res);
+  };
+
+  const withSession = async (req: Request, f: (s: ClientSession) => Promise<Response>): Promise<Response> => {
+    const sid = req.headers.get(SESSION_HEADER);
+    if (!sid) return httpError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+    const s = sessions.get(sid);
+    if (!s || s.backend.dead) {
+      if (s) {
+        sessions.delete(sid);
+        void s.backend.close();
+      }
+      return httpError(404, -32001, "Session not found");
+    }
+    s.lastSeen = Date.now();
+    const r = await f(s);
+    if (r.status === 404 && s.backend.dead) {
+      sessions.delete(sid);
+      void s.backend.close();
+    }
+    return r;
+  };
+
+  const post = async (req: Request): Promise<Response> => {
+    if (!accepts(req, "application/json") || !accepts(req, "text/event-stream")) {
+      return httpError(406, -32000, "Not Acceptable: Client must accept both application/json and text/event-stream");
+    }
+    const ct = mediaTypes(req.headers.get("content-type"));
+    if (ct[0] !== "application/json") {
+      return httpError(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
+    }
+    const declared = Number(req.headers.get("content-length") ?? "0");
+    if (declared > o.maxMessageBytes) {
+      return httpError(413, -32000, `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`);
+    }
+    const body = await readBounded(req, o.maxMessageBytes);
+    if (body === null) {
+      return httpError(413, -32000, `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`);
+    }
+    const items = summarize(body);
+    if (items.length === 0) {
+      let detail = "not a JSON-RPC message";
+      try {
+        JSON.parse(body);
+      } catch (e) {
+        return httpError(400, -32700, `Parse error: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (body.trim() === "[]") detail = "empty batch";
+      return httpError(400, -32600, `Invalid Request: ${detail}`);
+    }
+    const sid = req.headers.get(SESSION_HEADER);
+    const init = items.some((i) => i.method === "initialize" && i.isRequest);
+    if (!sid) {
+      if (!init) return httpError(400, -32000, "Bad Request: Server not initialized (no Mcp-Session-Id)");
+      if (items.length > 1) return httpError(400, -32600, "Invalid Request: initialize must not be part of a batch");
+      const id = crypto.randomUUID();
+      const proxy = o.newSession(id);
+      const backend = makeBackend(proxy);
+      const s: ClientSession = { id, proxy, backend, lastSeen: Date.now() };
+      const r = await forward(s, req, body, items);
+      if (r.ok && r.status !== 202 && !backend.dead) {
+        sessions.set(id, s);
+        r.headers.set(SESSION_HEADER, id);
+      } else {
+        void backend.close();
+      }
+      return r;
+    }
+    if (init) return httpError(400, -32600, "Invalid Request: Server already initialized");
+    return withSession(req, (s) => forward(s, req, body, items));
+  };
+
+  const forward = async (s: ClientSession, req: Request, body: string, items: Item[]): Promise<Response> => {
+    let routed: Routed | Promise<Routed> = s.proxy.handle("client_to_server", body);
+    if (routed instanceof Promise) routed = await routed;
+    if (routed.forward === null) {
+      if (routed.replies.length === 0) return new Response(null, { status: 202 });
+      return json(routed.replies.length === 1 ? routed.replies[0] : `[${routed.replies.join(",")}]`);
+    }
+    const text = routed.forward === "original" ? body : routed.forward;
+    const fwdItems = routed.forward === "original" ? items : summarize(text);
+    try {
+      return await s.backend.post(req, text, fwdItems, routed.replies.flatMap(splitBatch));
+    } catch (e) {
+      const reqs = items.filter((i) => i.isRequest);
+      return httpError(502, -32603, `mcp-watchdog: upstream unavailable: ${e instanceof Error ? e.message : String(e)}`, reqs.length === 1 ? reqs[0].id! : null);
+    }
+  };
+
+  return {
+    handle: async (req) => {
+      try {
+        return await handle(req);
+      } catch (e) {
+        return httpError(500, -32603, `mcp-watchdog: internal error: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    },
+    get sessions() {
+      return sessions.size;
+    },
+    async close() {
+      const all = [...sessions.values()];
+      sessions.clear();
+      await Promise.allSettled(all.map((s) => s.backend.close()));
+    },
+  };
+}
+
+function splitBatch(reply: string): string[] {
+  return reply.startsWith("[") ? (JSON.parse(reply) as unknown[]).map((x) => JSON.stringify(x)) : [reply];
+}
+
+/** Read a request body as text, or null when it exceeds `max` bytes. */
+async function readBounded(req: Request, max: number): Promise<string | null> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return new TextDecoder().decode(parts[0]);
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "connection": "keep-alive" };
+
+/** Combine serialised JSON-RPC messages (one or more, each possibly a batch) into one body. */
+function joinMessages(parts: readonly string[]): string {
+  if (parts.length === 1) return parts[0];
+  return `[${parts.map((p) => p.startsWith("[") ? p.slice(1, -1) : p).join(",")}]`;
+}
+
+/**
+ * Relays one client session to a remote Streamable HTTP server, request for request and stream
+ * for stream: ids and SSE event ids pass through unchanged (so resumption with `Last-Event-ID`
+ * is the server's own), only the session id is ours, and every message is inspected.
+ */
+class HttpRelay implements Backend {
+  readonly #up: Extract<Upstream, { kind: "http" }>;
+  readonly #proxy: ProxySession;
+  readonly #max: number;
+  readonly #fetch: typeof fetch;
+  #sid: string | undefined;
+  #version: string | undefined;
+  #dead = false;
+  #deleted = false;
+  readonly #open = new Set<ReadableStreamDefaultReader<string>>();
+
+  constructor(up: Extract<Upstream, { kind: "http" }>, proxy: ProxySession, max: number) {
+    this.#up = up;
+    this.#proxy = proxy;
+    this.#max = max;
+    this.#fetch = up.fetch ?? fetch;
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  #headers(req: Request | null): Headers {
+    const h = new Headers(this.#up.headers);
+    const v = req?.headers.get(VERSION_HEADER) ?? this.#version;
+    if (v) {
+      h.set(VERSION_HEADER, v);
+      this.#version = v;
+    }
+    if (this.#sid) h.set(SESSION_HEADER, this.#sid);
+    return h;
+  }
+
+  async post(req: Request, text: string, _items: Item[], replies: readonly string[]): Promise<Response> {
+    const h = this.#headers(req);
+    h.set("content-type", "application/json");
+    h.set("accept", "application/json, text/event-stream");
+    const res = await this.#fetch(this.#up.url, { method: "POST", headers: h, body: text });
+    const sid = res.headers.get(SESSION_HEADER);
+    if (sid) this.#sid = sid;
+    if (res.status === 404 && this.#sid) this.#dead = true;
+    return this.#relay(res, replies);
+  }
+
+  async get(req: Request): Promise<Response> {
+    const h = this.#headers(req);
+    h.set("accept", "text/event-stream");
+    const last = req.headers.get("last-event-id");
+    if (last !== null) h.set("last-event-id", last);
+    const res = await this.#fetch(this.#up.url, { method: "GET", headers: h });
+    if (res.status === 404 && this.#sid) this.#dead = true;
+    return this.#relay(res, []);
+  }
+
+  async delete(req: Request): Promise<Response> {
+    const res = await this.#fetch(this.#up.url, { method: "DELETE", headers: this.#headers(req) });
+    await res.body?.cancel();
+    this.#deleted = res.ok || res.status === 404;
+    if (res.ok) return new Response(null, { status: 200 });
+    return res.status === 405
+      ? httpError(405, -32000, "Method Not Allowed: the server does not allow ending sessions", null, { allow: "GET, POST" })
+      : httpError(res.status, -32000, `Upstream answered DELETE with HTTP ${res.status}`);
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.#open) r.cancel().catch(() => {});
+    this.#open.clear();
+    this.#dead = true;
+    if (this.#sid && !this.#deleted) {
+      this.#deleted = true;
+      try {
+        const res = await this.#fetch(this.#up.url, { method: "DELETE", headers: this.#headers(null), signal: AbortSignal.timeout(2000) });
+        await res.body?.cancel();
+      } catch { /* best effort */ }
+    }
+  }
+
+  /** Inspect one server message; answers the proxy itself makes go back upstream. */
+  async #inspect(text: string): Promise<string | null> {
+    let r: Routed | Promise<Routed> = this.#proxy.handle("server_to_client", text);
+    if (r instanceof Promise) r = await r;
+    for (const reply of r.replies) this.#answerServer(reply);
+    return r.forward === "original" ? text : r.forward;
+  }
+
+  #answerServer(reply: string): void {
+    const h = this.#headers(null);
+    h.set("content-type", "application/json");
+    h.set("accept", "application/json, text/event-stream");
+    this.#fetch(this.#up.url, { method: "POST", headers: h, body: reply }).then((r) => r.body?.cancel(), () => {});
+  }
+
+  async #relay(res: Response, replies: readonly string[]): Promise<Response> {
+    const type = mediaTypes(res.headers.get("content-type"))[0];
+    if (res.status === 202 || res.body === null || res.status === 204) {
+      await res.body?.cancel();
+      if (replies.length) return json(joinMessages(replies));
+      return new Response(null, { status: res.status === 204 ? 202 : res.status });
+    }
+    if (type === "text/event-stream" && res.ok) {
+      return new Response(this.#relaySse(res.body, replies), { status: res.status, headers: SSE_HEADERS });
+    }
+    if (type === "application/json") {
+      const text = await readBoundedBody(res.body, this.#max);
+      if (text === null) {
+        return httpError(502, -32603, `mcp-watchdog: upstream response exceeds --max-message-bytes ${this.#max}`);
+      }
+      const out = text.trim() === "" ? null : await this.#inspect(text);
+      const parts = out === null ? [...replies] : [out, ...replies];
+      if (parts.length === 0) return new Response(null, { status: res.ok ? 202 : res.status });
+      return json(joinMessages(parts), res.status);
+    }
+    await res.body.cancel();
+    // Anything else (an HTML error page…) is not passed to the client uninspected.
+    if (res.ok) return httpError(502, -32603, `mcp-watchdog: upstream answered with unexpected content type ${type ?? "(none)"}`);
+    const retryAfter = res.headers.get("retry-after");
+    return httpError(res.status, -32000, `Upstream answered HTTP ${res.status}`, null, retryAfter ? { "retry-after": retryAfter } : undefined);
+  }
+
+  /** Relay an upstream SSE stream, event for event, each message inspected. */
+  #relaySse(body: ReadableStream<Uint8Array>, replies: readonly string[]): ReadableStream<Uint8Array> {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    this.#open.add(reader);
+    const parser = new SseParser(this.#max);
+    let pending: string[] = replies.map((r) => encodeEvent(r));
+    const relayEvent = async (e: SseEvent): Promise<string> => {
+      let head = "";
+      if (e.id !== undefined) head += `id: ${e.id}\n`;
+      if (e.retry !== undefined) head += `retry: ${e.retry}\n`;
+      if (e.oversized) {
+        this.#proxy.oversized("server_to_client", e.data, e.oversized, this.#max);
+        return head ? `${head}data: \n\n` : "";
+      }
+      if (e.data === "" || (e.event !== "message" && e.event !== "")) {
+        // Priming events and keep-alives carry no message; other event types are not MCP messages.
+        return e.data === "" ? (head ? `${head}data: \n\n` : "") : "";
+      }
+      const out = await this.#inspect(e.data);
+      if (out === null) return head ? `${head}data: \n\n` : "";
+      return head + encodeEvent(out);
+    };
+    return new ReadableStream<Uint8Array>({
+      pull: async (ctl) => {
+        for (;;) {
+          if (pending.length) {
+            ctl.enqueue(enc.encode(pending.length === 1 ? pending[0] : pending.join("")));
+            pending = [];
+            return;
+          }
+          let chunk: ReadableStreamReadResult<string>;
+          try {
+            chunk = await reader.read();
+          } catch (e) {
+            this.#open.delete(reader);
+            // The upstream stream broke: break ours too, so the client resumes with Last-Event-ID.
+            ctl.error(e);
+            return;
+          }
+          if (chunk.done) {
+            this.#open.delete(reader);
+            ctl.close();
+            return;
+          }
+          for (const e of parser.push(chunk.value)) {
+            const s = await relayEvent(e);
+            if (s) pending.push(s);
+          }
+        }
+      },
+      cancel: (reason) => {
+        this.#open.delete(reader);
+        return reader.cancel(reason).catch(() => {});
+      },
+    }, { highWaterMark: 0 });
+  }
+}
+
+/** Read a byte stream as text, or null past `max` bytes. */
+async function readBoundedBody(body: ReadableStream<Uint8Array>, max: number): Promise<string | null> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    parts.push(value);
+  }
+  const dec = new TextDecoder();
+  if (parts.length === 1) return dec.decode(parts[0]);
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return dec.decode(all);
+}
+
+/** One SSE response stream of a stdio-backed session, with a bounded replay log. */
+class OutStream {
+  readonly no: number;
+  readonly waiting = new Set<string>();
+  #seq = 0;
+  #log: { seq: number; chunk: Uint8Array }[] = [];
+  #logBytes = 0;
+  #ctl: ReadableStreamDefaultController<Uint8Array> | null = null;
+  finished = false;
+  /** Whether a client ever read it to the end (then it can be forgotten). */
+  delivered = false;
+
+  constructor(no: number) {
+    this.no = no;
+  }
+
+  get attached(): boolean {
+    return this.#ctl !== null;
+  }
+
+  /** A response body for this stream, replaying what came after `afterSeq`. */
+  open(afterSeq = -1): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start: (ctl) => {
+        this.#ctl = ctl;
+        for (const e of this.#log) if (e.seq > afterSeq) ctl.enqueue(e.chunk);
+        if (this.finished) this.#end();
+      },
+      cancel: () => {
+        this.#ctl = null;
+      },
+    });
+  }
+
+  prime(): void {
+    this.#emit("", true);
+  }
+
+  send(data: string): void {
+    this.#emit(data, false);
+  }
+
+  #emit(data: string, priming: boolean): void {
+    const seq = ++this.#seq;
+    const id = `${this.no}_${seq}`;
+    const chunk = enc.encode(priming ? `id: ${id}\ndata: \n\n` : encodeEvent(data, id));
+    this.#log.push({ seq, chunk });
+    this.#logBytes += chunk.length;
+    while (this.#log.length > 1 && (this.#log.length > 1000 || this.#logBytes > 16 * 1024 * 1024)) {
+      this.#logBytes -= this.#log.shift()!.chunk.length;
+    }
+    try {
+      this.#ctl?.enqueue(chunk);
+    } catch {
+      this.#ctl = null;
+    }
+  }
+
+  finish(): void {
+    this.finished = true;
+    this.#end();
+  }
+
+  #end(): void {
+    if (!this.#ctl) return;
+    try {
+      this.#ctl.close();
+    } catch { /* already closed */ }
+    this.#ctl = null;
+    this.delivered = true;
+  }
+}
+
+/**
+ * A stdio server behind the gateway: one child process per client session. Responses go back on
+ * the SSE stream of the POST that carried the request; server requests and notifications go on
+ * the GET stream when there is one, else on the newest open POST stream, else they wait (bounded).
+ */
+class StdioBackend implements Backend {
+  readonly #proxy: ProxySession;
+  readonly #event?: (e: ProxyEvent) => void;
+  readonly #child: ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #streams = new Map<number, OutStream>();
+  readonly #pending = new Map<string, OutStream>();
+  #get: OutStream | null = null;
+  #queue: string[] = [];
+  #next = 1;
+  #dead = false;
+  #writes: Promise<void> = Promise.resolve();
+  readonly #pumped: Promise<void>;
+
+  constructor(up: Extract<Upstream, { kind: "stdio" }>, proxy: ProxySession, max: number, event?: (e: ProxyEvent) => void) {
+    this.#proxy = proxy;
+    this.#event = event;
+    this.#child = up.runtime.spawn(up.command[0], up.command.slice(1), { env: up.env, stderr: "inherit" });
+    this.#writer = this.#child.stdin.getWriter();
+    this.#pumped = this.#pump(max).catch(() => {});
+    this.#child.status.then((st) => this.#exited(`server exited (code ${st.code}${st.signal ? `, ${st.signal}` : ""})`));
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  #write(text: string): Promise<void> {
+    const line = /[\r\n]/.test(text) ? text.replace(/\r\n|\r|\n/g, " ") : text;
+    this.#writes = this.#writes.then(() => this.#writer.write(enc.encode(line + "\n"))).catch(() => {});
+    return this.#writes;
+  }
+
+  async #pump(max: number): Promise<void> {
+    const framer = new LineFramer(max);
+    const dec = new TextDecoder();
+    const reader = this.#child.stdout.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const f of framer.push(value)) {
+          if (f.type === "oversized") {
+            const r = this.#proxy.oversized("server_to_client", dec.decode(f.prefix), f.bytes, max);
+            if (typeof r.forward === "string") this.#route(r.forward);
+          } else await this.#fromServer(dec.decode(f.bytes));
+        }
+      }
+      for (const f of framer.end()) if (f.type === "line") await this.#fromServer(dec.decode(f.bytes));
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  async #fromServer(text: string): Promise<void> {
+    let r: Routed | Promise<Routed> = this.#proxy.handle("server_to_client", text);
+    if (r instanceof Promise) r = await r;
+    for (const reply of r.replies) void this.#write(reply);
+    if (r.forward === null) return;
+    this.#route(r.forward === "original" ? text : r.forward);
+  }
+
+  #route(text: string): void {
+    const items = summarize(text);
+    let target: OutStream | undefined;
+    for (const i of items) {
+      if (!i.isResponse) continue;
+      const s = this.#pending.get(idKey(i.id!));
+      if (s) {
+        this.#pending.delete(idKey(i.id!));
+        s.waiting.delete(idKey(i.id!));
+        target ??= s;
+      }
+    }
+    if (!target) {
+      if (this.#get && this.#get.attached) target = this.#get;
+      else {
+        for (const s of this.#streams.values()) if (!s.finished && s.attached && (!target || s.no > target.no)) target = s;
+      }
+    }
+    if (!target) {
+      if (this.#queue.length < 1000) this.#queue.push(text);
+      return;
+    }
+    target.send(text);
+    if (target !== this.#get && target.waiting.size === 0) this.#finish(target);
+  }
+
+  #finish(s: OutStream): void {
+    s.finish();
+    if (s.delivered) this.#streams.delete(s.no);
+    // Streams the client dropped stay resumable, within bounds.
+    if (this.#streams.size > 64) {
+      for (const [no, old] of this.#streams) {
+        if (old.finished) this.#streams.delete(no);
+        if (this.#streams.size <= 64) break;
+      }
+    }
+  }
+
+  #newStream(req: Request): OutStream {
+    const s = new OutStream(this.#next++);
+    this.#streams.set(s.no, s);
+    const v = req.headers.get(VERSION_HEADER);
+    if (v !== null && v >= "2025-11-25") s.prime();
+    return s;
+  }
+
+  post(req: Request, text: string, items: Item[], replies: readonly string[]): Promise<Response> {
+    if (this.#dead) return Promise.resolve(httpError(404, -32001, "Session not found (the server exited)"));
+    const v = req.headers.get(VERSION_HEADER);
+    if (v !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(v)) {
+      return Promise.resolve(httpError(400, -32000, `Bad Request: Unsupported protocol version: ${v} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`));
+    }
+    const reqs = items.filter((i) => i.isRequest);
+    if (reqs.length === 0) {
+      void this.#write(text);
+      return Promise.resolve(replies.length ? json(joinMessages(replies)) : new Response(null, { status: 202 }));
+    }
+    const s = this.#newStream(req);
+    for (const i of reqs) {
+      s.waiting.add(idKey(i.id!));
+      this.#pending.set(idKey(i.id!), s);
+    }
+    for (const r of replies) s.send(r);
+    const body = s.open();
+    void this.#write(text);
+    return Promise.resolve(new Response(body, { status: 200, headers: SSE_HEADERS }));
+  }
+
+  get(req: Request): Promise<Response> {
+    const last = req.headers.get("last-event-id");
+    const m = last ? /^(\d+)_(\d+)$/.exec(last) : null;
+    const old = m ? this.#streams.get(Number(m[1])) : undefined;
+    if (old) {
+      if (old.attached) return Promise.resolve(httpError(409, -32000, "Conflict: Stream already has an active connection"));
+      return Promise.resolve(new Response(old.open(Number(m![2])), { status: 200, headers: SSE_HEADERS }));
+    }
+    if (this.#get?.attached) return Promise.resolve(httpError(409, -32000, "Conflict: Only one SSE stream is allowed per session"));
+    this.#get = new OutStream(0);
+    const body = this.#get.open();
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const q of queued) this.#get.send(q);
+    return Promise.resolve(new Response(body, { status: 200, headers: SSE_HEADERS }));
+  }
+
+  async delete(_req: Request): Promise<Response> {
+    await this.close();
+    return new Response(null, { status: 200 });
+  }
+
+  #exited(reason: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#event?.({ event: "server_exit", reason });
+    const abandoned = this.#proxy.abandonPending(`mcp-watchdog: ${reason}`);
+    for (const text of abandoned) this.#route(text);
+    for (const s of this.#streams.values()) s.finish();
+    this.#get?.finish();
+  }
+
+  async close(): Promise<void> {
+    if (!this.#dead) {
+      this.#dead = true;
+      await this.#writes;
+      await this.#writer.close().catch(() => {});
+      const timer = setTimeout(() => this.#child.kill("SIGTERM"), 2000);
+      const kill = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
+      await this.#child.status;
+      clearTimeout(timer);
+      clearTimeout(kill);
+      for (const s of this.#streams.values()) s.finish();
+      this.#get?.finish();
+    }
+    await this.#pumped;
+  }
+}
