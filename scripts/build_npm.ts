@@ -522,8 +522,11 @@ export function buildNpm(opts: BuildOptions): BuildResult {
   }
   if (problems.length) throw new BuildError(problems);
 
-  fs.rmSync(outDir, { recursive: true, force: true });
+  // Start clean, but keep an installed node_modules: `npm install` then has little to do.
   fs.mkdirSync(outDir, { recursive: true });
+  for (const e of fs.readdirSync(outDir)) {
+    if (e !== "node_modules") fs.rmSync(path.join(outDir, e), { recursive: true, force: true });
+  }
   const written: string[] = [];
   const rewrite = (spec: string, fromFile: string) => {
     const m = map(spec, fromFile);
@@ -621,6 +624,7 @@ export function buildNpm(opts: BuildOptions): BuildResult {
         "install",
         "--omit=dev",
         "--no-package-lock",
+        "--prefer-offline",
         "--no-audit",
         "--no-fund",
         "--ignore-scripts",

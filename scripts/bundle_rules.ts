@@ -2,14 +2,64 @@
  * Bundle `rules/*.yaml` into `rules/builtin.gen.ts`, so the JSR, npm and compiled forms carry the
  * built-in rules as code and never read files. Run after editing a rule:
  *
- *     deno run -A scripts/bundle_rules.ts
+ *     deno run -A scripts/bundle_rules.ts            # regenerate rules/builtin.gen.ts
+ *     deno run -A scripts/bundle_rules.ts --recheck  # also refresh the ReDoS verdicts
  *
- * `tests/rules_test.ts` fails when the generated module is stale.
+ * `tests/rules_test.ts` fails when the generated module is stale; `tests/rules_linear_test.ts`
+ * runs `npm:recheck` on every pattern whose safe verdict is not in
+ * `tests/fixtures/recheck_verdicts.json` (so the suite stays fast while every pattern is checked).
  *
  * @module
  */
+import { checkSync } from "recheck";
+import { sha256Hex } from "../src/hash.ts";
 import { parseRuleFile } from "../src/rules/load.ts";
 import type { Rule } from "../src/rules/schema.ts";
+
+/** The recheck release whose verdicts are cached (part of every cache key). */
+export const RECHECK_VERSION = "4.5.0";
+/** Where safe recheck verdicts are cached. */
+export const VERDICTS = new URL("../tests/fixtures/recheck_verdicts.json", import.meta.url);
+
+/** One regular expression of a rule, with the flags the engine compiles it with. */
+export interface RuleRegex {
+  readonly rule: string;
+  readonly role: string;
+  readonly source: string;
+  readonly flags: string;
+}
+
+/** Every pattern, `require` and `forbid` of `rules`. */
+export function ruleRegexes(rules: readonly Rule[]): RuleRegex[] {
+  return rules.flatMap((r) => {
+    const m = r.match;
+    const flags = "g" + (m.case_sensitive ? "" : "i") + (m.unicode ? "u" : "");
+    return [
+      ...m.patterns.map((source, i) => ({ rule: r.id, role: `patterns[${i}]`, source, flags })),
+      ...(m.require ? [{ rule: r.id, role: "require", source: m.require, flags }] : []),
+      ...(m.forbid ? [{ rule: r.id, role: "forbid", source: m.forbid, flags }] : []),
+    ];
+  });
+}
+
+/** The cache key of a regex's verdict. */
+export function verdictKey(re: RuleRegex): string {
+  return sha256Hex(`${RECHECK_VERSION}\n${re.flags}\n${re.source}`);
+}
+
+/** recheck's verdict on one regex (fixed seed, so the fuzzer is reproducible). */
+export function recheck(re: RuleRegex): {
+  status: "safe" | "vulnerable" | "unknown";
+  summary: string;
+  attack?: string;
+} {
+  const r = checkSync(re.source, re.flags, { randomSeed: 42, timeout: 20_000 });
+  if (r.status === "vulnerable") {
+    return { status: "vulnerable", summary: r.complexity.summary, attack: r.attack.string };
+  }
+  if (r.status === "safe") return { status: "safe", summary: r.complexity.summary };
+  return { status: "unknown", summary: r.error.kind };
+}
 
 /** Where the rule files and the generated module live, relative to the project root. */
 export const RULES_DIR = new URL("../rules/", import.meta.url);
@@ -82,8 +132,28 @@ export async function generate(): Promise<string> {
   return await formatTs(renderModule(bundledRules(readRuleFiles())));
 }
 
+/** Recheck every regex of `rules` and write the safe verdicts; returns the unsafe ones. */
+export function refreshVerdicts(rules: readonly Rule[]): string[] {
+  const safe: Record<string, string> = {};
+  const bad: string[] = [];
+  for (const re of ruleRegexes(rules)) {
+    const v = recheck(re);
+    if (v.status === "safe") safe[verdictKey(re)] = `${re.rule} ${re.role}`;
+    else bad.push(`${re.rule} ${re.role}: ${v.status} (${v.summary})`);
+  }
+  const sorted = Object.fromEntries(Object.entries(safe).sort(([a], [b]) => a.localeCompare(b)));
+  Deno.writeTextFileSync(VERDICTS, JSON.stringify(sorted, null, 2) + "\n");
+  return bad;
+}
+
 if (import.meta.main) {
   const text = await generate();
   Deno.writeTextFileSync(GENERATED, text);
-  console.log(`wrote ${GENERATED.pathname} (${bundledRules(readRuleFiles()).length} rules)`);
+  const rules = bundledRules(readRuleFiles());
+  console.log(`wrote ${GENERATED.pathname} (${rules.length} rules)`);
+  if (Deno.args.includes("--recheck")) {
+    const bad = refreshVerdicts(rules);
+    console.log(`wrote ${VERDICTS.pathname}`);
+    for (const b of bad) console.log(`  not safe: ${b}`);
+  }
 }

@@ -91,8 +91,8 @@ export function useColor(isTerminal: boolean, env: (name: string) => string | un
 }
 
 // C0/C1 controls (ANSI), bidi overrides, zero-width and invisible format characters, tags.
-// deno-lint-ignore no-control-regex
 const UNSAFE =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\udb40][\udc00-\udc7f]/g;
 
 /** Escape characters that could drive a terminal or hide text; collapse to one line. */

@@ -105,8 +105,8 @@ export function parseJsonc(text: string): JsoncNode {
     const raw = text.slice(start, pos);
     // Tolerate raw control characters (some editors write them) by escaping before JSON.parse.
     const src = hasControl
-      // deno-lint-ignore no-control-regex
       ? raw.replace(
+        // deno-lint-ignore no-control-regex
         /[\u0000-\u001f]/g,
         (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
       )

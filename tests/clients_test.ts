@@ -297,14 +297,26 @@ Deno.test("wrappedSeparator: only a watchdog command line counts", () => {
   assert.equal(wrappedSeparator("npx", ["some-tool", "--", "arg"]), -1);
   assert.equal(wrappedSeparator("mcp-watchdog", ["--name", "x", "--"]), -1);
   assert.equal(wrappedSeparator("mcp-watchdog-other", ["--", "x"]), -1);
-  assert.equal(wrappedSeparator("npx", ["-y", "@bountyy/mcp-watchdog@0.1.0", "--name", "a", "--", "srv"]), 4);
+  assert.equal(
+    wrappedSeparator("npx", ["-y", "@bountyy/mcp-watchdog@0.1.0", "--name", "a", "--", "srv"]),
+    4,
+  );
   assert.equal(wrappedSeparator("node", ["/opt/mcp-watchdog/cli.js", "--", "srv"]), 1);
   assert.equal(wrappedSeparator("C:\\bin\\mcp-watchdog.cmd", ["--", "srv"]), 0);
   // An explicit watchdog command (`--command`) is recognised by its prefix and `--name`.
   const dw = { command: "deno", args: ["run", "-A", "/src/cli.ts"] };
-  assert.equal(wrappedSeparator("deno", ["run", "-A", "/src/cli.ts", "--name", "a", "--", "srv"], dw), 5);
-  assert.equal(wrappedSeparator("deno", ["run", "-A", "/src/cli.ts", "--name", "a", "--", "srv"]), -1);
-  assert.equal(wrappedSeparator("deno", ["run", "-A", "/other.ts", "--name", "a", "--", "srv"], dw), -1);
+  assert.equal(
+    wrappedSeparator("deno", ["run", "-A", "/src/cli.ts", "--name", "a", "--", "srv"], dw),
+    5,
+  );
+  assert.equal(
+    wrappedSeparator("deno", ["run", "-A", "/src/cli.ts", "--name", "a", "--", "srv"]),
+    -1,
+  );
+  assert.equal(
+    wrappedSeparator("deno", ["run", "-A", "/other.ts", "--name", "a", "--", "srv"], dw),
+    -1,
+  );
 });
 
 Deno.test("parseTomlEntries: strings of every kind, arrays, inline tables, dotted keys", () => {

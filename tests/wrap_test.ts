@@ -82,6 +82,7 @@ Deno.test("wrap finds every client config under HOME and the project, unwrap res
     );
     assert.ok(out.includes(`--- ${path}`), `diff for ${path}`);
   }
+  assert.match(io.err.join(""), /'mcp-watchdog' is not on your PATH/);
   // Secrets from env, headers and args never reach the output.
   for (const s of SECRETS) assert.ok(!out.includes(s), `secret leaked: ${s}`);
   assert.ok(out.includes('-      "command": "npx",'));
@@ -254,5 +255,8 @@ Deno.test("a wrapped server really runs through mcp-watchdog (the `--` contract,
   }
   // Unwrapping with the same --command restores the original.
   assert.equal(await runUnwrap(["--config", path, "--command", watchdog], makeIo(t.root)), 0);
-  assert.deepEqual(JSON.parse(await Deno.readTextFile(path)).mcpServers.weather, { command: server[0], args: server.slice(1) });
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(path)).mcpServers.weather, {
+    command: server[0],
+    args: server.slice(1),
+  });
 });

@@ -40,6 +40,7 @@ export class SqliteStore implements StateStore {
   readonly path: string;
   #db: DatabaseSync;
   #get: StatementSync;
+  #getMany: StatementSync;
   #put: StatementSync;
   #list: StatementSync;
   #del: StatementSync;
@@ -66,6 +67,9 @@ export class SqliteStore implements StateStore {
       // rather than on the first pin.
       this.#db.exec("BEGIN IMMEDIATE; COMMIT;");
       this.#get = this.#db.prepare("SELECT key, value, ts FROM kv WHERE ns = ? AND key = ?");
+      this.#getMany = this.#db.prepare(
+        "SELECT key, value, ts FROM kv WHERE ns = ? AND key IN (SELECT value FROM json_each(?))",
+      );
       this.#put = this.#db.prepare(
         "INSERT INTO kv (ns, key, value, ts) VALUES (?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, ts = excluded.ts",
       );
@@ -114,9 +118,17 @@ export class SqliteStore implements StateStore {
   }
 
   getMany<T = unknown>(ns: string, keys: readonly string[]): StoreRecord<T>[] {
+    if (keys.length === 0) return [];
+    if (keys.length === 1) {
+      const r = this.get<T>(ns, keys[0]);
+      return r ? [r] : [];
+    }
+    // One statement for the lot: each call into SQLite costs more than the lookup itself.
+    const rows = this.#getMany.all(ns, JSON.stringify(keys)) as Record<string, unknown>[];
+    const byKey = new Map(rows.map((r) => [String(r.key), r]));
     const out: StoreRecord<T>[] = [];
-    for (const k of keys) {
-      const r = this.get<T>(ns, k);
+    for (const k of new Set(keys)) {
+      const r = this.#row<T>(byKey.get(k));
       if (r) out.push(r);
     }
     return out;

@@ -18,8 +18,8 @@ import {
   useColor,
 } from "../alert_format.ts";
 import { SEVERITIES, type Severity, severityRank } from "../types.ts";
-import { type CliIo, EXIT_USAGE, runOnRuntime } from "./wrap.ts";
-import type { Runtime } from "../adapters/runtime.ts";
+import { EXIT_USAGE } from "./wrap.ts";
+import type { CliIo } from "./io.ts";
 
 const USAGE =
   `usage: mcp-watchdog log [--follow] [--verbose] [--min-severity low|medium|high|critical] [--server NAME] <audit-log>
@@ -83,11 +83,6 @@ export function formatLogLine(line: string, o: LogOptions): string | null | unde
     }${dir}${reason}`;
   }
   return undefined;
-}
-
-/** `mcp-watchdog log …` on a runtime (for the CLI dispatcher); Ctrl-C ends `--follow`. */
-export function logMain(args: readonly string[], runtime: Runtime): Promise<number> {
-  return runOnRuntime(runLog, args, runtime, true);
 }
 
 /** `mcp-watchdog log`. Returns the exit code (0, 1 when the file cannot be read, 2 usage). */

@@ -8,6 +8,7 @@ import { runStdioProxy } from "../proxy/stdio_proxy.ts";
 import { VERSION } from "../version.ts";
 import { helpText, parseProxyArgs, UsageError } from "./options.ts";
 import type { CliIo } from "./io.ts";
+import { RuleError } from "../rules/schema.ts";
 
 /** What a subcommand reads and writes, on the given runtime. */
 export function cliIo(runtime: Runtime): CliIo {
@@ -57,7 +58,11 @@ const SUBCOMMANDS: Record<string, (args: string[], runtime: Runtime) => Promise<
     if (opened.warning) rt.writeStderr(opened.warning + "\n");
     const io = cliIo(rt);
     try {
-      return await (await import("./pins.ts")).runPins(rest, { stdout: io.stdout, stderr: io.stderr, store: opened.store });
+      return await (await import("./pins.ts")).runPins(rest, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        store: opened.store,
+      });
     } finally {
       opened.store.close();
     }
@@ -66,7 +71,11 @@ const SUBCOMMANDS: Record<string, (args: string[], runtime: Runtime) => Promise<
     const { resolveStateDir } = await import("../adapters/state_dir.ts");
     const io = cliIo(rt);
     const stateDir = resolveStateDir({ env: (n) => rt.env(n), home: rt.homeDir() });
-    return (await import("./restore.ts")).runRestore(a, { stdout: io.stdout, stderr: io.stderr, stateDir });
+    return (await import("./restore.ts")).runRestore(a, {
+      stdout: io.stdout,
+      stderr: io.stderr,
+      stateDir,
+    });
   },
 };
 
@@ -89,7 +98,7 @@ export async function main(argv: readonly string[], runtime: Runtime): Promise<n
     }
     return await runStdioProxy(args, runtime);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof RuleError) {
       runtime.writeStderr(`mcp-watchdog: ${e.message}\nTry 'mcp-watchdog --help'.\n`);
       return 2;
     }

@@ -53,10 +53,8 @@ import {
   useColor,
 } from "../alert_format.ts";
 import { toSarif } from "../sarif.ts";
-import { type CliIo, EXIT_USAGE, hostInfo, readIfFile, runOnRuntime, tildify } from "./wrap.ts";
-import type { Runtime } from "../adapters/runtime.ts";
-
-export type { CliIo } from "./wrap.ts";
+import { EXIT_USAGE, hostInfo, readIfFile, tildify } from "./wrap.ts";
+import type { CliIo } from "./io.ts";
 
 /** Exit code for a severity (the worst finding). */
 export const SEVERITY_EXIT: Readonly<Record<Severity, number>> = {
@@ -69,7 +67,7 @@ export const SEVERITY_EXIT: Readonly<Record<Severity, number>> = {
 export const EXIT_ERROR = 1;
 
 const USAGE = `usage: mcp-watchdog scan [--config FILE] [--client NAME] [--format text|json|sarif]
-                         [--timeout MS] [--fail-on low|medium|high|critical] [--state-dir DIR] [--quiet]
+                         [--timeout MS] [--fail-on low|medium|high|critical] [--state-dir DIR] [--deep] [--quiet]
 exit code: 0 no findings, 3 low, 4 medium, 5 high, 6 critical (worst finding), 1 config error, 2 usage
 `;
 
@@ -96,9 +94,13 @@ export interface ProbeOptions {
   readonly env: Record<string, string>;
   readonly cwd?: string;
   readonly timeoutMs: number;
+  /** Also read resources and fetch argument-less prompts (`--deep`). */
+  readonly deep?: boolean;
 }
 
 const MAX_PAGES = 50;
+/** With `--deep`, at most this many resources are read and prompts fetched per server. */
+const DEEP_MAX = 25;
 
 /**
  * Start one stdio server with the SDK client, list everything it offers and capture the raw
@@ -148,6 +150,7 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), o.timeoutMs);
   });
+  const listed: Record<string, unknown[]> = {};
   const list = async (method: string, key: keyof typeof counts, field: string) => {
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
@@ -156,9 +159,32 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
         ResultSchema,
       ) as Record<string, unknown>;
       const items = r[field];
-      if (Array.isArray(items)) counts[key] += items.length;
+      if (Array.isArray(items)) {
+        counts[key] += items.length;
+        (listed[field] ??= []).push(...items);
+      }
       cursor = typeof r.nextCursor === "string" && r.nextCursor ? r.nextCursor : undefined;
       if (!cursor) break;
+    }
+  };
+  // --deep: what the model would read besides definitions, by requests that the protocol
+  // defines as reads (resources/read; prompts/get of prompts without required arguments).
+  // Tools are never called.
+  const readContents = async () => {
+    const resources = (listed.resources ?? []).slice(0, DEEP_MAX) as { uri?: unknown }[];
+    for (const r of resources) {
+      if (typeof r.uri !== "string") continue;
+      await client.request({ method: "resources/read", params: { uri: r.uri } } as never, ResultSchema)
+        .catch(() => {});
+    }
+    const prompts = (listed.prompts ?? []).slice(0, DEEP_MAX) as {
+      name?: unknown;
+      arguments?: { required?: boolean }[];
+    }[];
+    for (const p of prompts) {
+      if (typeof p.name !== "string" || (p.arguments ?? []).some((a) => a?.required)) continue;
+      await client.request({ method: "prompts/get", params: { name: p.name } } as never, ResultSchema)
+        .catch(() => {});
     }
   };
   const work = (async () => {
@@ -172,6 +198,7 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
         () => {},
       );
     }
+    if (o.deep) await readContents();
     return "done" as const;
   })();
   let status: ServerProbe["status"] = "ok";
@@ -346,11 +373,6 @@ export function expandEnv(s: string, env: (name: string) => string | undefined):
   );
 }
 
-/** `mcp-watchdog scan …` on a runtime (for the CLI dispatcher). */
-export function scanMain(args: readonly string[], runtime: Runtime): Promise<number> {
-  return runOnRuntime(runScan, args, runtime);
-}
-
 /** `mcp-watchdog scan`. Returns the exit code. */
 export async function runScan(argv: string[], io: CliIo): Promise<number> {
   let values: Record<string, string | boolean | string[] | undefined>;
@@ -363,6 +385,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
         format: { type: "string" },
         timeout: { type: "string" },
         "fail-on": { type: "string" },
+        deep: { type: "boolean" },
         "state-dir": { type: "string" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
@@ -492,15 +515,17 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     const command = expand(orig.command ?? "");
     const args = orig.args.map(expand);
     const dir = entry.configPath.replace(/[\\/][^\\/]*$/, "");
+    // Project servers run in their project (Claude Code `projects[<dir>]`, `.mcp.json` & co).
+    const projectDir = entry.project ?? (entry.scope === "project" ? io.cwd : undefined);
     const cwd = entry.cwd === undefined
-      ? undefined
+      ? (projectDir && rt.statSync(projectDir)?.isDirectory ? projectDir : undefined)
       : /^([\\/]|[A-Za-z]:)/.test(entry.cwd)
       ? entry.cwd
       : `${dir}/${entry.cwd}`;
     const key = JSON.stringify([command, args, entry.env, cwd]);
     let p = probes.get(key);
     if (!p) {
-      p = limit(() => probeServer({ command, args, env, ...(cwd ? { cwd } : {}), timeoutMs })).then(
+      p = limit(() => probeServer({ command, args, env, ...(cwd ? { cwd } : {}), timeoutMs, deep: values.deep === true })).then(
         (r) => {
           done++;
           progress(

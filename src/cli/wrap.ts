@@ -42,73 +42,9 @@ import { applyEdits, type TextEdit } from "../jsonc.ts";
 import { paint, STYLE, useColor } from "../alert_format.ts";
 import type { Runtime } from "../adapters/runtime.ts";
 
-/**
- * What a subcommand reads and writes. (Compatible with the lead's `src/cli/io.ts`; reconcile.)
- */
-export interface CliIo {
-  /** Write to standard output (the text carries its own newlines). */
-  stdout(text: string): void;
-  /** Write to standard error. */
-  stderr(text: string): void;
-  env(name: string): string | undefined;
-  readonly cwd: string;
-  readonly home: string;
-  readonly runtime: Runtime;
-  readonly stdoutIsTerminal?: boolean;
-  readonly stderrIsTerminal?: boolean;
-  /** Aborts long-running subcommands (`log --follow`). */
-  readonly signal?: AbortSignal;
-}
+import type { CliIo } from "./io.ts";
 
-/**
- * Run a subcommand on a {@link Runtime}: builds the {@link CliIo} (stdout written in order through
- * the runtime's stream, stderr synchronous), and, when `interruptible`, turns Ctrl-C / SIGTERM
- * into `io.signal` (for `log --follow`). Resolves with the exit code once stdout is flushed.
- */
-export async function runOnRuntime(
-  run: (args: string[], io: CliIo) => Promise<number>,
-  args: readonly string[],
-  runtime: Runtime,
-  interruptible = false,
-): Promise<number> {
-  const enc = new TextEncoder();
-  const writer = runtime.stdout.getWriter();
-  let chain: Promise<void> = Promise.resolve();
-  const ac = new AbortController();
-  const offs = interruptible
-    ? [runtime.onSignal("SIGINT", () => ac.abort()), runtime.onSignal("SIGTERM", () => ac.abort())]
-    : [];
-  const io: CliIo = {
-    stdout: (s) => {
-      chain = chain.then(() => writer.write(enc.encode(s))).catch(() => {});
-    },
-    stderr: (s) => runtime.writeStderr(s),
-    env: (n) => runtime.env(n),
-    cwd: runtime.cwd(),
-    home: runtime.homeDir(),
-    runtime,
-    stdoutIsTerminal: runtime.stdoutIsTerminal(),
-    stderrIsTerminal: runtime.stderrIsTerminal(),
-    signal: ac.signal,
-  };
-  try {
-    return await run([...args], io);
-  } finally {
-    await chain;
-    writer.releaseLock();
-    for (const off of offs) off();
-  }
-}
-
-/** `mcp-watchdog wrap …` on a runtime (for the CLI dispatcher). */
-export function wrapMain(args: readonly string[], runtime: Runtime): Promise<number> {
-  return runOnRuntime(runWrap, args, runtime);
-}
-
-/** `mcp-watchdog unwrap …` on a runtime (for the CLI dispatcher). */
-export function unwrapMain(args: readonly string[], runtime: Runtime): Promise<number> {
-  return runOnRuntime(runUnwrap, args, runtime);
-}
+export type { CliIo } from "./io.ts";
 
 /** Exit code for a command line that cannot be used. */
 export const EXIT_USAGE = 2;
@@ -302,6 +238,12 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
         `(backup: ${tildify(backup, io.home)})\n`,
     );
   }
+  if (total > 0 && mode === "wrap" && !onPath(io, watchdog.command)) {
+    io.stderr(
+      `mcp-watchdog wrap: warning: '${watchdog.command}' is not on your PATH, so the client cannot start it; ` +
+        `install it (npm install -g @bountyy/mcp-watchdog) or pass --command with its full path\n`,
+    );
+  }
   if (total > 0 && !dry) {
     io.stdout(
       mode === "wrap"
@@ -312,6 +254,17 @@ async function rewrite(mode: "wrap" | "unwrap", argv: string[], io: CliIo): Prom
     );
   }
   return failed ? 1 : 0;
+}
+
+/** Whether a command resolves: a path that exists, or a name found in one of the PATH directories. */
+function onPath(io: CliIo, command: string): boolean {
+  if (/[\\/]/.test(command)) return io.runtime.statSync(command) !== null;
+  const windows = process.platform === "win32";
+  const exts = windows ? (io.env("PATHEXT") ?? ".EXE;.CMD;.BAT").split(";").concat("") : [""];
+  for (const dir of (io.env("PATH") ?? "").split(windows ? ";" : ":").filter(Boolean)) {
+    for (const ext of exts) if (io.runtime.statSync(`${dir}/${command}${ext}`)?.isFile) return true;
+  }
+  return false;
 }
 
 const entryKey = (s: ServerEntry) => `${s.project ?? ""}\u0000${s.name}`;

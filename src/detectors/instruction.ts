@@ -81,7 +81,7 @@ const FAMILIES: readonly CueFamily[] = [
     "\\bauthori[sz]ing\\s+you\\s+to\\b",
     "\\b(?:are|is)\\s+(?:outdated|out\\s+of\\s+sync|not\\s+to\\s+be\\s+trusted)\\b",
   ]),
-  fam("role-hijack", 2.5, 2, true, [
+  fam("role-hijack", 3, 2, true, [
     "\\byou\\s+are\\s+now\\s+(?:an?|the|in|my)\\b",
     "\\bpretend\\s+(?:to\\s+be|you\\s+are)\\b",
     "(?:^|\\n)[ \\t#*>\\[(<|]{0,6}system(?:[ _]message)?\\s{0,3}[\\]):>|]",
@@ -108,11 +108,14 @@ const FAMILIES: readonly CueFamily[] = [
     "\\bwithout\\s+(?:the\\s+user'?s?\\s+)?(?:knowledge|noticing|consent)\\b",
   ]),
   fam("reply-manipulation", 3, 1, true, [
-    `\\b(?:add|include|integrate|insert|append|prepend|put|feature|mention|embed|place|end|start|begin|sign)\\b${GAP}\\b(?:in|into|to|within|at\\s+the\\s+(?:end|start|beginning)\\s+of)\\s+(?:your|the|each|every)\\s+(?:reply|replies|response|responses|answer|answers|output|final\\s+answer|summary)\\b`,
-    "(?:^|[\\n.!?:]\\s{0,3})(?:please\\s+)?(?:translate|encrypt|encode|rewrite|format|write|reformat|obfuscate|reverse)\\s+(?:your|the|all|each)\\s+(?:\\w+\\s+)?(?:reply|response|answer|output)\\b",
+    `\\b(?:add|include|integrate|insert|append|prepend|put|feature|mention|embed|place|end|start|begin|sign)\\b${GAP}\\b(?:in|into|to|within|at\\s+the\\s+(?:end|start|beginning)\\s+of)\\s+(?:your|each\\s+of\\s+your|every|all\\s+(?:of\\s+)?your)\\s+(?:reply|replies|response|responses|answer|answers|output|final\\s+answer|summary)\\b`,
+    "(?:^|[\\n.!?:]\\s{0,3})(?:please\\s+)?(?:translate|encrypt|encode|rewrite|format|write|reformat|obfuscate|reverse)\\s+(?:your|all\\s+(?:of\\s+)?your|each\\s+of\\s+your)\\s+(?:\\w+\\s+)?(?:reply|response|answer|output)\\b",
     "\\b(?:respond|reply|answer)\\s+(?:only\\s+)?(?:with|in|using)\\s+(?:the\\s+following|a\\s+cipher|base64|the\\s+code)\\b",
     "\\bin\\s+(?:all\\s+)?(?:future|subsequent)\\s+(?:responses|replies|answers)\\b",
     "\\ball\\s+future\\s+(?:responses|replies|answers)\\b",
+  ]),
+  fam("response-hook", 1, 0.5, false, [
+    "\\b(?:when|before|after|whenever|once|as)\\s+you\\s+(?:write|reply|respond|answer|summari[sz]e|output|generate|compose|draft|finish)\\b",
   ]),
   fam("credential-demand", 2.5, 2, true, [
     "\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:\\w+\\s+){0,2}(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
@@ -218,12 +221,12 @@ export interface InstructionThresholds {
 }
 
 /** The default thresholds. */
-export const DEFAULT_INSTRUCTION_THRESHOLDS: InstructionThresholds = { alert: 4, neutralize: 7 };
+export const DEFAULT_INSTRUCTION_THRESHOLDS: InstructionThresholds = { alert: 4, neutralize: 6.5 };
 
 // A sentence ends at . ! ? before white space, at a blank line, or at a line break followed by
 // something that starts a new line of its own (capital, bullet, heading, tag). Wrapped prose
 // continues in lower case and stays one sentence.
-const SENTENCE_END = /[.!?]+(?=\s)|\n[ \t]*(?:\n|(?=[A-Z0-9#*\-<>|[`_•]))/g;
+const SENTENCE_END = /[.!?]+(?=\s)|\n[ \t]*(?:\n|(?=[A-Z0-9#*\-<>|[`_•"'{}()\]]))/g;
 const WINDOW = 2; // sentences after the one that holds a cue
 // Texts up to this size are scored whole; larger ones only around anchor words (below), so that
 // a clean megabyte costs one cheap character loop instead of a dozen regex passes.
@@ -246,7 +249,8 @@ const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
     "now system administrator ai llm assistant claude chatgpt gpt dear hey hello attention " +
     "secretly covertly surreptitiously quietly silently discreetly behind hide keep knowledge " +
     "noticing consent brought bcc cc recipient recipients payee redirect rm mkfs dd drop rsa " +
-    "ed25519 passwd shadow exfiltrate exfiltrates leak leaks concatenate future subsequent",
+    "ed25519 passwd shadow exfiltrate exfiltrates leak leaks concatenate future subsequent debug " +
+    "safety descriptions sync model agent bot ssh aws",
   ],
   [
     V,
@@ -257,9 +261,9 @@ const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
   [N, "not never without don dont"],
   [
     T,
-    "tell telling inform informing notify notifying mention mentioning alert alerting reveal revealing disclose disclosing bring",
+    "know notice tell telling inform informing notify notifying mention mentioning alert alerting reveal revealing disclose disclosing bring",
   ],
-  [Y, "your each every"],
+  [Y, "your each every following"],
   [P, "reply replies response responses answer answers output summary respond"],
   [
     K,
@@ -324,6 +328,7 @@ function anchorWindows(text: string): Array<[number, number]> {
   const n = text.length;
   let wordStart = -1;
   let h = 0;
+  let digits = 0;
   for (let i = 0; i <= n; i++) {
     let c = i < n ? text.charCodeAt(i) : 32;
     if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) {
@@ -331,7 +336,9 @@ function anchorWindows(text: string): Array<[number, number]> {
       if (wordStart < 0) {
         wordStart = i;
         h = 0x811c9dc5;
+        digits = 0;
       }
+      if (c <= 57) digits++;
       h = Math.imul(h ^ c, 0x01000193);
       continue;
     }
@@ -340,6 +347,10 @@ function anchorWindows(text: string): Array<[number, number]> {
       if (k !== 0) {
         pos.push(wordStart);
         cls.push(k);
+      } else if (digits >= 10 && i - wordStart >= 15 && i - wordStart <= 34) {
+        // An IBAN-like account number is a destination.
+        pos.push(wordStart);
+        cls.push(D);
       }
       wordStart = -1;
     }
@@ -425,9 +436,13 @@ export function scoreInstruction(
   if (!ctx || text.length < 12) return NOTHING;
   // Metadata is small and carries families (offensive capability, disclosed exfiltration) that
   // have no anchor words: always score it whole.
-  if (text.length <= WHOLE_TEXT_LIMIT || ctx === "metadata") return scoreWindow(text, ctx, 0);
+  if (ctx === "metadata") return scoreWindow(text, ctx, 0);
+  // Content: no anchor, no strong family can fire (a cheap character loop rules most text out).
+  const windows = anchorWindows(text);
+  if (windows.length === 0) return NOTHING;
+  if (text.length <= WHOLE_TEXT_LIMIT) return scoreWindow(text, ctx, 0);
   let best = NOTHING;
-  for (const [lo, hi] of anchorWindows(text)) {
+  for (const [lo, hi] of windows) {
     const a = scoreWindow(text.slice(lo, hi), ctx, lo);
     if (a.score > best.score) best = a;
   }
@@ -540,6 +555,9 @@ export function createInstructionDetector(opts: InstructionDetectorOptions = {})
       if (!ctx) return [];
       const a = scoreInstruction(field.text, ctx);
       if (a.score < th.alert || !a.span) return [];
+      // In content an alert needs a strong family (or a destructive command): weak cues alone
+      // (an imperative, a URL, "password") are everyday documentation.
+      if (ctx === "content" && a.strong === 0 && !a.cues.includes("destructive-command")) return [];
       if (coveredByPrior(a.span, prior)) return [];
       const high = a.score >= th.neutralize && a.strong >= 2;
       const neutralize = high && ctx === "content";

@@ -164,10 +164,10 @@ export function parseVerdict(reply: string): SemanticVerdict | undefined {
     return undefined;
   }
   if (o.reason !== undefined && typeof o.reason !== "string") return undefined;
-  const reason = String(o.reason ?? "").replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").slice(
-    0,
-    MAX_REASON,
-  );
+  // Control characters out (the reason lands in the audit log).
+  // deno-lint-ignore no-control-regex
+  const reason = String(o.reason ?? "").replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")
+    .slice(0, MAX_REASON);
   return { verdict: o.verdict, confidence: o.confidence, reason };
 }
 

@@ -17,6 +17,7 @@ import type { StateStore } from "../store/store.ts";
 import type { WatchdogConfig } from "../config.ts";
 import { type ProxyEvent, ProxySession } from "./session.ts";
 import { formatAlert, formatEvent } from "./alert_line.ts";
+import { loadRuleDirs } from "../rules/load.ts";
 
 /** Everything a transport needs for one connection. */
 export interface ProxySetup {
@@ -49,7 +50,10 @@ export function clientSession(runtime: Runtime): string {
   return `ppid-${runtime.ppid}${start ? `-${start}` : ""}`;
 }
 
-/** Build the session (and its sinks) for one connection. */
+/**
+ * Build the session (and its sinks) for one connection.
+ * @throws {RuleError} when a `--rules` directory holds an invalid rule.
+ */
 export function createProxySetup(
   args: ProxyArgs,
   runtime: Runtime,
@@ -86,7 +90,15 @@ export function createProxySetup(
       if (!args.quiet) runtime.writeStderr(formatAlert(r, { color, verbose: args.verbose }) + "\n");
     },
   };
+  // Extra rules are loaded before anything starts: a broken rule file is a clear error, not a surprise.
+  const extraRules = config.ruleDirs.length
+    ? loadRuleDirs(config.ruleDirs, {
+      readDir: (d) => runtime.readDirSync(d).filter((e) => e.isFile).map((e) => e.name),
+      readText: (p) => runtime.readTextFileSync(p),
+    })
+    : [];
   const detectors = buildDetectors(config, {
+    extraRules,
     realPath: (p) => {
       try {
         return runtime.realPathSync(p);

@@ -47,15 +47,16 @@ function sinkOf(
 /** Run the proxy until the server exits; resolves with the exit code to use. */
 export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<number> {
   const [command, ...cmdArgs] = args.config.serverCommand;
+  const setup = createProxySetup(args, runtime);
   let child: ChildProcess;
   try {
     child = runtime.spawn(command, cmdArgs, { stderr: "inherit" });
   } catch (e) {
+    setup.close();
     const msg = e instanceof Error ? e.message : String(e);
     runtime.writeStderr(`mcp-watchdog: ${msg}\n`);
     return e instanceof SpawnError ? e.exitCode : 1;
   }
-  const setup = createProxySetup(args, runtime);
   const { session } = setup;
   const limit = args.config.maxMessageBytes;
 

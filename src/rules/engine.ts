@@ -38,6 +38,10 @@ export interface CompiledRule {
   readonly validator?: MatchValidator;
   /** Whether the rule also runs on decoded blobs. */
   readonly onDecoded: boolean;
+  /** `match.require` / `match.forbid`, compiled (not global). */
+  readonly require?: RegExp;
+  readonly forbid?: RegExp;
+  readonly context: number;
   /** Field kinds, or undefined for every kind. */
   readonly kinds?: ReadonlySet<FieldKind>;
 }
@@ -250,10 +254,14 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
       }
       return id;
     });
+    const testFlags = (m.case_sensitive ? "" : "i") + (m.unicode ? "u" : "");
     return {
       rule,
       keywordIds,
       regexes,
+      ...(m.require !== undefined ? { require: new RegExp(m.require, testFlags) } : {}),
+      ...(m.forbid !== undefined ? { forbid: new RegExp(m.forbid, testFlags) } : {}),
+      context: m.context ?? 0,
       ...(validator ? { validator } : {}),
       onDecoded: m.view === "normalized" && m.decoded !== false,
       ...(rule.applies_to ? { kinds: new Set(rule.applies_to) } : {}),
@@ -293,6 +301,12 @@ function runRule(
       const g = m.indices?.groups?.span;
       if (g) [s, e] = g;
       if (e <= s) continue;
+      if (cr.require || cr.forbid) {
+        const from = Math.max(0, m.index - cr.context);
+        const around = view.text.slice(from, m.index + m[0].length + cr.context);
+        if (cr.require && !cr.require.test(around)) continue;
+        if (cr.forbid && cr.forbid.test(around)) continue;
+      }
       const matched = view.text.slice(s, e);
       if (cr.validator && !cr.validator(matched)) continue;
       const [os, oe] = view.toOriginal(s, e);

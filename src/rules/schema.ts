@@ -53,6 +53,17 @@ export interface RuleMatch {
   readonly redact_type?: string;
   /** Whether the rule also runs on base64/hex blobs decoded from the text (default true for the normalized view). */
   readonly decoded?: boolean;
+  /**
+   * A second pattern that must also match the matched text (plus {@link context} characters on
+   * each side). Lets a pattern match a structure in one linear pass (a whole comment, a whole
+   * URL) and leave "does it contain a cue" to a separate scan, instead of a lookahead that
+   * rescans the structure from every position (which is polynomial).
+   */
+  readonly require?: string;
+  /** A pattern that must not match the matched text (plus {@link context}). */
+  readonly forbid?: string;
+  /** Characters of context on each side for {@link require} and {@link forbid} (default 0, at most 1000). */
+  readonly context?: number;
 }
 
 /** One positive test case. */
@@ -162,6 +173,9 @@ const MATCH_KEYS = new Set([
   "validate",
   "redact_type",
   "decoded",
+  "require",
+  "forbid",
+  "context",
 ]);
 const ID_RE = /^[a-z0-9]+(?:-[a-z0-9]+){0,20}$/;
 
@@ -272,6 +286,26 @@ export function validateRule(obj: unknown, source: string): Rule {
       fail(`match.patterns[${i}]`, `invalid regular expression: ${(e as Error).message}`);
     }
   });
+  const extra = (field: "require" | "forbid"): string | undefined => {
+    const v = m[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v === "") return fail(`match.${field}`, "must be a non-empty string");
+    try {
+      new RegExp(v, (caseSensitive ? "" : "i") + (unicode ? "u" : ""));
+    } catch (e) {
+      fail(`match.${field}`, `invalid regular expression: ${(e as Error).message}`);
+    }
+    return v;
+  };
+  const require = extra("require");
+  const forbid = extra("forbid");
+  const context = m.context;
+  if (
+    context !== undefined &&
+    (typeof context !== "number" || !Number.isInteger(context) || context < 0 || context > 1000)
+  ) {
+    fail("match.context", "must be an integer from 0 to 1000");
+  }
   const validate = m.validate;
   if (validate !== undefined && typeof validate !== "string") fail("match.validate", "must be a string");
   const redactType = m.redact_type;
@@ -333,6 +367,9 @@ export function validateRule(obj: unknown, source: string): Rule {
       ...(validate !== undefined ? { validate: validate as string } : {}),
       ...(redactType !== undefined ? { redact_type: redactType as string } : {}),
       ...(decoded !== undefined ? { decoded } : {}),
+      ...(require !== undefined ? { require } : {}),
+      ...(forbid !== undefined ? { forbid } : {}),
+      ...(context !== undefined ? { context: context as number } : {}),
     },
     ...(replacement !== undefined ? { replacement } : {}),
     ...(marker !== undefined ? { marker } : {}),

@@ -217,7 +217,11 @@ export function pemPrivateKey(text: string): boolean {
   if (m === null || m[1] !== m[3]) return false;
   // Drop header lines such as `Proc-Type:` / `DEK-Info:` of encrypted legacy keys.
   const body = m[2].split(/\r?\n/).filter((l) => !l.includes(":")).join("").replace(/\s+/g, "");
-  return body.length >= 64 && /^[A-Za-z0-9+/=]+$/.test(body) && !isPlaceholder(body);
+  if (!/^[A-Za-z0-9+/=]+$/.test(body) || isPlaceholder(body)) return false;
+  // Short bodies only when they start with a key structure: the OpenSSH magic
+  // ("openssh-key-v1") or a DER SEQUENCE ("MII…").
+  return body.length >= 64 ||
+    (body.length >= 24 && (body.startsWith("b3BlbnNzaC1rZXktdjE") || body.startsWith("MII")));
 }
 
 /**

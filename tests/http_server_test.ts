@@ -1,0 +1,242 @@
+/**
+ * The Streamable HTTP gateway (`mcp-watchdog serve`): real SDK HTTP clients against the gateway in
+ * front of server-everything (stdio and Streamable HTTP) and the HTTP fixture; status codes and
+ * JSON-RPC envelopes for bad requests; DNS-rebinding and token checks; inspection of batches and
+ * `tasks/result`.
+ */
+import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { connect, EVERYTHING, SDK_TEST, tempDir } from "./helpers.ts";
+import { startEverything, startFlakyServer, startServe } from "./fixtures/flaky_http_server.ts";
+
+async function httpClient(url: string, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client(
+    { name: "mcp-watchdog-test", version: "1.0.0" },
+    { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } },
+  );
+  client.setRequestHandler(CreateMessageRequestSchema, () => ({
+    role: "assistant",
+    content: { type: "text", text: "sampled answer" },
+    model: "test-model",
+    stopReason: "endTurn",
+  }));
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: "decline" }));
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: "file:///tmp", name: "tmp" }] }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  return client;
+}
+
+/** The same conversation with two clients; every answer must be equal. */
+async function sameAnswers(a: Client, b: Client): Promise<void> {
+  const [ta, tb] = [await a.listTools(), await b.listTools()];
+  assert.deepEqual(tb, ta);
+  assert.deepEqual(await b.listPrompts(), await a.listPrompts());
+  const calls: [string, Record<string, unknown>][] = [
+    ["echo", { message: "héllo ✓ \u2028 \"quoted\"" }],
+    ["get-sum", { a: 2, b: 40 }],
+    ["trigger-sampling-request", { prompt: "hi", maxTokens: 5 }],
+    ["get-roots-list", {}],
+    ["trigger-elicitation-request", {}],
+  ];
+  for (const [name, args] of calls) {
+    assert.deepEqual(await b.callTool({ name, arguments: args }), await a.callTool({ name, arguments: args }), name);
+  }
+  const ra = await a.listResources();
+  assert.deepEqual(await b.listResources(), ra);
+  assert.deepEqual(await b.readResource({ uri: ra.resources[0].uri }), await a.readResource({ uri: ra.resources[0].uri }));
+}
+
+Deno.test({
+  name: "serve: in front of a stdio server, an SDK HTTP client sees what a direct stdio client sees",
+  ...SDK_TEST,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--", ...EVERYTHING]);
+    const a = await connect(EVERYTHING);
+    const b = await httpClient(gw.url);
+    const c = await httpClient(gw.url);
+    try {
+      await sameAnswers(a, b);
+      // A second client session has its own server process and session.
+      assert.deepEqual(await c.callTool({ name: "echo", arguments: { message: "two" } }), await a.callTool({ name: "echo", arguments: { message: "two" } }));
+    } finally {
+      await a.close();
+      await b.close();
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "serve --url: in front of a Streamable HTTP server, an SDK HTTP client sees what a direct one sees",
+  ...SDK_TEST,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using ev = await startEverything();
+    await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", ev.url]);
+    const a = await httpClient(ev.url);
+    const b = await httpClient(gw.url);
+    try {
+      await sameAnswers(a, b);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  },
+});
+
+const JSON_SSE = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+
+async function post(url: string, body: unknown, headers: Record<string, string> = JSON_SSE): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** The JSON-RPC messages in a JSON or SSE body. */
+function messages(text: string): Record<string, unknown>[] {
+  const t = text.trim();
+  if (t.startsWith("{") || t.startsWith("[")) {
+    const v = JSON.parse(t);
+    return Array.isArray(v) ? v : [v];
+  }
+  return t.split(/\n\n/).flatMap((ev) => {
+    const data = ev.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+    if (!data) return [];
+    const v = JSON.parse(data);
+    return Array.isArray(v) ? v : [v];
+  });
+}
+
+Deno.test({
+  name: "serve: bad requests get clear HTTP statuses and JSON-RPC error envelopes",
+  ...SDK_TEST,
+  fn: async () => {
+    const server = await startFlakyServer();
+    await using dir = await tempDir();
+    try {
+      await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", server.url]);
+      const url = gw.url;
+      const err = (text: string) => (JSON.parse(text) as { error: { code: number; message: string } }).error;
+
+      let r = await post(url, INIT, { "content-type": "application/json", accept: "application/json" });
+      assert.equal(r.status, 406);
+      assert.equal(err(r.text).code, -32000);
+      r = await post(url, INIT, { "content-type": "text/plain", accept: JSON_SSE.accept });
+      assert.equal(r.status, 415);
+      r = await post(url, "{not json");
+      assert.equal(r.status, 400);
+      assert.equal(err(r.text).code, -32700);
+      r = await post(url, { jsonrpc: "2.0", id: 2, method: "tools/list" });
+      assert.equal(r.status, 400, "no session and not an initialize");
+      r = await post(url, { jsonrpc: "2.0", id: 2, method: "tools/list" }, { ...JSON_SSE, "mcp-session-id": "nope" });
+      assert.equal(r.status, 404);
+      assert.equal(err(r.text).code, -32001);
+      r = await post(url, INIT, { ...JSON_SSE, origin: "http://evil.example" });
+      assert.equal(r.status, 403);
+      r = await post(url, INIT, { ...JSON_SSE, host: "evil.example" });
+      assert.equal(r.status, 403);
+      const put = await fetch(url, { method: "PUT", body: "{}" });
+      await put.body?.cancel();
+      assert.equal(put.status, 405);
+      const get = await fetch(url, { headers: { accept: "text/event-stream" } });
+      await get.body?.cancel();
+      assert.equal(get.status, 400, "GET without a session");
+      assert.equal(server.stats.sessions, 0, "nothing reached the server");
+
+      // A real session: initialize, then a batch (2025-03-26) with an injected tasks/result.
+      r = await post(url, INIT);
+      assert.equal(r.status, 200);
+      const sid = r.headers.get("mcp-session-id")!;
+      assert.ok(sid);
+      assert.equal(messages(r.text)[0].id, 1);
+      const h = { ...JSON_SSE, "mcp-session-id": sid, "mcp-protocol-version": "2025-03-26" };
+      r = await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, h);
+      assert.equal(r.status, 202);
+      r = await post(url, [
+        { jsonrpc: "2.0", id: 10, method: "tasks/result", params: { taskId: "t1" } },
+        { jsonrpc: "2.0", id: 11, method: "ping" },
+      ], h);
+      assert.equal(r.status, 200);
+      const got = messages(r.text);
+      const task = got.find((m) => m.id === 10) as { result: { content: { text: string }[] } };
+      assert.doesNotMatch(task.result.content[0].text, /id_rsa/);
+      assert.match(task.result.content[0].text, /mcp-watchdog removed/);
+      assert.deepEqual(got.find((m) => m.id === 11), { jsonrpc: "2.0", id: 11, result: {} });
+      const wrongAccept = await fetch(url, { headers: { accept: "application/json", "mcp-session-id": sid } });
+      await wrongAccept.body?.cancel();
+      assert.equal(wrongAccept.status, 406);
+      const del = await fetch(url, { method: "DELETE", headers: { "mcp-session-id": sid } });
+      await del.body?.cancel();
+      assert.equal(del.status, 200);
+      assert.equal(server.stats.deletes, 1, "DELETE reached the server");
+      r = await post(url, { jsonrpc: "2.0", id: 3, method: "ping" }, h);
+      assert.equal(r.status, 404, "the session is gone");
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "serve: --auth-token is required, --allow-origin admits a browser origin, poisoned tools are neutralised",
+  ...SDK_TEST,
+  fn: async () => {
+    const server = await startFlakyServer({ poison: true });
+    await using dir = await tempDir();
+    try {
+      await using gw = await startServe(
+        ["--state-dir", `${dir.path}/state`, "--audit-log", `${dir.path}/audit.jsonl`, "--auth-token", "${GW_TOKEN}", "--allow-origin", "https://app.example", "--url", server.url],
+        { GW_TOKEN: "tok-0123456789abcdef" },
+      );
+      let r = await post(gw.url, INIT);
+      assert.equal(r.status, 401);
+      r = await post(gw.url, INIT, { ...JSON_SSE, authorization: "Bearer wrong" });
+      assert.equal(r.status, 401);
+      r = await post(gw.url, INIT, { ...JSON_SSE, authorization: "Bearer tok-0123456789abcdef", origin: "https://app.example" });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get("access-control-allow-origin"), "https://app.example");
+
+      const client = await httpClient(gw.url, { authorization: "Bearer tok-0123456789abcdef" });
+      try {
+        const { tools } = await client.listTools();
+        const echo = tools.find((t: { name: string }) => t.name === "echo")!;
+        assert.doesNotMatch(echo.description!, /id_rsa/);
+        assert.match(echo.description!, /mcp-watchdog removed/);
+        const big = await client.callTool({ name: "big", arguments: { bytes: 300_000 } }) as { content: { text: string }[] };
+        assert.equal(big.content[0].text.length, 300_000);
+      } finally {
+        await client.close();
+      }
+      const audit = await Deno.readTextFile(`${dir.path}/audit.jsonl`);
+      assert.match(audit, /smac5-important-block/);
+      assert.doesNotMatch(audit + gw.stderr(), /tok-0123456789abcdef/);
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "serve: a client resumes a dropped stream through the gateway with Last-Event-ID",
+  ...SDK_TEST,
+  fn: async () => {
+    const server = await startFlakyServer();
+    await using dir = await tempDir();
+    try {
+      await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", server.url]);
+      const client = await httpClient(gw.url);
+      try {
+        const r = await client.callTool({ name: "slow", arguments: {} });
+        assert.deepEqual(r, { content: [{ type: "text", text: "slow result after resume" }] });
+        assert.ok(server.stats.resumes.length >= 1, "the Last-Event-ID reached the server");
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await server.close();
+    }
+  },
+});
