@@ -649,7 +649,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "id_ed25519",
       ],
       "patterns": [
-        "(?:~/|/|\\b|(?<![\\w.-]))(?:\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)(?:[\\s\\S]{1,200}?(?:~/|/|\\b|(?<![\\w.-]))(?:\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)){2,10}",
+        "(?:~/|/|\\b|(?<![\\w.-]))(?<a>\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)[\\s\\S]{1,200}?(?:~/|/|\\b|(?<![\\w.-]))(?!\\k<a>)(?<b>\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)[\\s\\S]{1,200}?(?:~/|/|\\b|(?<![\\w.-]))(?!\\k<a>)(?!\\k<b>)(?:\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)",
       ],
     },
     "source": "rules/credential-path-sweep.yaml",
@@ -775,7 +775,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "concatenate",
       ],
       "patterns": [
-        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:todo[ \\t]{0,2}:[ \\t]{0,3})?(?:(?:and|then|so|also|next|now|first|finally|afterwards|after that|additionally|lastly)[ \\t,]{1,3})?(?:please[ \\t]{1,3}|now[ \\t]{1,3}|then[ \\t]{1,3}|also[ \\t]{1,3}|first[ \\t,]{1,3})?(?:send|forward|email|e-mail|post|upload|share|transfer|concatenate|copy|leak|get|delegate|hand off|submit)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,200}?\\b(?:to|at)[ \\t\\n]{1,3}(?:my[ \\t]{1,3}(?:new[ \\t]{1,3})?(?:email|e-mail|address|account|server|website|site|endpoint)|the\\s{1,8}(?:[\\w-]{1,30}\\s{1,8})?(?:website|url|endpoint|webhook|address|server|service|agent)\\b|['\"`]?[\\w.+-]{1,64}@[\\w-]{1,64}\\.[\\w.-]{2,30}|(?:https?://|www\\.)[\\w.-]{1,253})(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:todo[ \\t]{0,2}:[ \\t]{0,3})?(?:(?:and|then|so|also|next|now|first|finally|afterwards|after that|additionally|lastly)[ \\t,]{1,3})?(?:please[ \\t]{1,3}|now[ \\t]{1,3}|then[ \\t]{1,3}|also[ \\t]{1,3}|first[ \\t,]{1,3})?(?:send|forward|email|e-mail|post|upload|share|transfer|concatenate|copy|leak|delegate|hand off|submit)\\b(?!(?:[^.!?\\n]){0,80}?\\b(?:submissions|subscribe|subscription|unsubscribe|feedback|questions|comments|bug reports?|inquiries|enquiries|resumes?|applications|patches|pull requests|issues)\\b)(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,200}?\\b(?:to|at)[ \\t\\n]{1,3}(?:my[ \\t]{1,3}(?:new[ \\t]{1,3})?(?:email|e-mail|address|account|server|website|site|endpoint)|the\\s{1,8}(?:(?:external|remote|analytics|logging|collection|audit|backup|tracking|third-party|partner|attacker)[\\w-]{0,20}\\s{1,8})?(?:website|url|endpoint|webhook)\\b|the\\s{1,8}(?:external|remote|analytics|logging|collection|audit|backup|tracking|third-party|partner|attacker)[\\w-]{0,20}\\s{1,8}(?:server|service|agent)\\b|['\"`]?[\\w.+-]{1,64}@[\\w-]{1,64}\\.[\\w.-]{2,30}|(?:https?://|www\\.)[\\w.-]{1,253})(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
       ],
     },
     "source": "rules/exfiltration-instruction.yaml",
@@ -1255,12 +1255,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "keywords": [
         "your",
         "every",
-        "each",
-        "all",
-        "any",
       ],
       "patterns": [
-        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:please[ \\t]{1,3}|now[ \\t]{1,3}|also[ \\t]{1,3})?(?:add|include|integrate|insert|incorporate|append|prepend|mention|encode|encrypt|translate|rewrite|write|format|begin|start|end|finish|conclude|sign|embed|feature|recommend|promote|state|claim|put|respond|reply|answer|make|use|provide|give|place|attach)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,200}?\\b(?:your|every|each|all|any)[ \\t]{1,3}(?:future[ \\t]{1,3}|subsequent[ \\t]{1,3})?(?:response|reply|answer|output|summary|final answer|responses|replies|answers)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:please[ \\t]{1,3}|now[ \\t]{1,3}|also[ \\t]{1,3})?(?:add|include|integrate|insert|incorporate|append|prepend|mention|encode|encrypt|translate|rewrite|write|format|begin|start|end|finish|conclude|sign|embed|feature|recommend|promote|state|claim|put|respond|reply|answer|make|use|provide|give|place|attach)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,200}?\\b(?:your|every)[ \\t]{1,3}(?:future[ \\t]{1,3}|subsequent[ \\t]{1,3})?(?:response|reply|answer|output|summary|final answer|responses|replies|answers)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
       ],
     },
     "source": "rules/response-directive.yaml",

@@ -95,6 +95,26 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
+/** Status of a POST sent with a forged `Host` header (fetch does not allow setting it). */
+async function rawStatus(url: string, host: string): Promise<number> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+  const body = "{}";
+  await conn.write(new TextEncoder().encode(
+    `POST ${u.pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  ));
+  let text = "";
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+    if (text.includes("\r\n")) break;
+  }
+  conn.close();
+  return Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
+}
+
 /** The JSON-RPC messages in a JSON or SSE body. */
 function messages(text: string): Record<string, unknown>[] {
   const t = text.trim();
@@ -136,8 +156,8 @@ Deno.test({
       assert.equal(err(r.text).code, -32001);
       r = await post(url, INIT, { ...JSON_SSE, origin: "http://evil.example" });
       assert.equal(r.status, 403);
-      r = await post(url, INIT, { ...JSON_SSE, host: "evil.example" });
-      assert.equal(r.status, 403);
+      assert.equal(await rawStatus(url, "evil.example"), 403, "DNS rebinding: foreign Host");
+      assert.equal(await rawStatus(url, `localhost:${new URL(url).port}`), 400, "a loopback Host passes the check");
       const put = await fetch(url, { method: "PUT", body: "{}" });
       await put.body?.cancel();
       assert.equal(put.status, 405);

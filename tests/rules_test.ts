@@ -54,7 +54,11 @@ for (const rule of RULES) {
 
 Deno.test("rules: builtin.gen.ts is fresh (re-run scripts/bundle_rules.ts)", async () => {
   const onDisk = await Deno.readTextFile(new URL("../rules/builtin.gen.ts", import.meta.url));
-  assert.equal(onDisk, await generate(), "rules/builtin.gen.ts is stale: run deno run -A scripts/bundle_rules.ts");
+  assert.equal(
+    onDisk,
+    await generate(),
+    "rules/builtin.gen.ts is stale: run deno run -A scripts/bundle_rules.ts",
+  );
   assert.deepEqual(BUILTIN_RULES, bundledRules(FILES));
 });
 
@@ -71,18 +75,31 @@ Deno.test("schema: errors name the file, the rule, the field and why", () => {
   assert.equal(validateRule(base, "f.yaml").match.view, "normalized");
   const bad: [Record<string, unknown>, RegExp][] = [
     [{ ...base, id: "Bad_Id" }, /^f\.yaml: rule "Bad_Id": id: must be kebab-case/],
-    [{ ...base, severity: "urgent" }, /rule "x-rule": severity: must be one of critical\|high\|medium\|low/],
+    [
+      { ...base, severity: "urgent" },
+      /rule "x-rule": severity: must be one of critical\|high\|medium\|low/,
+    ],
     [{ ...base, match: { patterns: ["(a"] } }, /match\.patterns\[0\]: invalid regular expression/],
     [{ ...base, match: { patterns: [] } }, /match\.patterns: needs at least one pattern/],
-    [{ ...base, match: { patterns: ["a"], keywords: ["ABC"] } }, /match\.keywords\[0\]: must be lower-case/],
+    [
+      { ...base, match: { patterns: ["a"], keywords: ["ABC"] } },
+      /match\.keywords\[0\]: must be lower-case/,
+    ],
     [{ ...base, applies_to: ["tool.body"] }, /applies_to\[0\]: unknown field kind "tool.body"/],
     [{ ...base, colour: "red" }, /colour: unknown field/],
     [{ ...base, action: "redact" }, /match\.redact_type: is required when action is redact/],
-    [{ ...base, tests: { match: [{ input: 3 }] } }, /tests\.match\[0\]: must be a string or a mapping/],
+    [
+      { ...base, tests: { match: [{ input: 3 }] } },
+      /tests\.match\[0\]: must be a string or a mapping/,
+    ],
     [{ ...base, message: undefined }, /message: is required/],
   ];
   for (const [obj, re] of bad) {
-    assert.throws(() => validateRule(obj, "f.yaml"), (e: unknown) => e instanceof RuleError && re.test(e.message), String(re));
+    assert.throws(
+      () => validateRule(obj, "f.yaml"),
+      (e: unknown) => e instanceof RuleError && re.test(e.message),
+      String(re),
+    );
   }
 });
 
@@ -96,7 +113,10 @@ Deno.test("schema: an unknown validator is rejected at compile time", () => {
     message: "m",
     match: { patterns: ["a"], validate: "nope" },
   }, "v.yaml");
-  assert.throws(() => compileRules([r], { validators }), /v\.yaml: rule "v-rule": match\.validate: unknown validator "nope"/);
+  assert.throws(
+    () => compileRules([r], { validators }),
+    /v\.yaml: rule "v-rule": match\.validate: unknown validator "nope"/,
+  );
 });
 
 Deno.test("load: --rules directories from real files; a user rule overrides a built-in id", async () => {
@@ -146,9 +166,18 @@ match:
     await Deno.writeTextFile(`${dir}/broken.yaml`, "id: broken-rule\ntitle: [unclosed\n");
     assert.throws(() => loadRules(BUILTIN_RULES, [dir], io), /broken\.yaml: YAML/);
     await Deno.remove(`${dir}/broken.yaml`);
-    await Deno.writeTextFile(`${dir}/dup.yaml`, (await Deno.readTextFile(`${dir}/company.yaml`)).split("---")[0]);
-    assert.throws(() => loadRules(BUILTIN_RULES, [dir], io), /rule "company-codename": id: duplicate/);
-    assert.throws(() => loadRules(BUILTIN_RULES, [`${dir}/missing`], io), /cannot read rule directory/);
+    await Deno.writeTextFile(
+      `${dir}/dup.yaml`,
+      (await Deno.readTextFile(`${dir}/company.yaml`)).split("---")[0],
+    );
+    assert.throws(
+      () => loadRules(BUILTIN_RULES, [dir], io),
+      /rule "company-codename": id: duplicate/,
+    );
+    assert.throws(
+      () => loadRules(BUILTIN_RULES, [`${dir}/missing`], io),
+      /cannot read rule directory/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -599,3 +599,31 @@ Deno.test("scope detector: relative paths resolve against the working directory 
     /outside/,
   );
 });
+
+Deno.test("scope detector: relative paths in a remote repository are not local files (false-positive guard)", () => {
+  const { call } = setup({ allowPaths: ["/home/u/proj"] });
+  // GitHub's create_or_update_file / get_file_contents address files in a remote repository.
+  assert.equal(
+    call("create_or_update_file", {
+      owner: "o",
+      repo: "r",
+      path: ".github/workflows/ci.yml",
+      content: "x",
+    }),
+    undefined,
+  );
+  assert.equal(
+    call("get_file_contents", { owner: "o", repo: "r", path: ".env.example" }),
+    undefined,
+  );
+  assert.equal(
+    call("get_file_contents", { owner: "o", repo: "r", path: "config/.mcp.json" }),
+    undefined,
+  );
+  // A local absolute path is still judged; a local git server's repo_path is local.
+  assert.ok(
+    call("create_or_update_file", { owner: "o", repo: "r", path: "/home/u/.bashrc", content: "x" })
+      ?.block,
+  );
+  assert.ok(call("git_add", { repo_path: "/home/u/proj", files: [".env"] })?.block);
+});

@@ -159,6 +159,35 @@ Deno.test("semantic: the SDK's own timeout also ends a hanging request", async (
   }, 200);
 });
 
+Deno.test("semantic: after a failure the policy applies at once and the API is asked in the background", async () => {
+  let t = 0;
+  const clockEnv = { ...env(), now: () => t };
+  await withFake((n) => (n < 2 ? { hang: true } : json("malicious", 0.9)), async (api, make) => {
+    const det = make({ cooldownMs: 10_000 });
+    const ac = new AbortController();
+    const first = det.scan(field(INJECTION), CTX, clockEnv, [], ac.signal);
+    while (api.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    assert.equal((await first)[0].rule, "l2-semantic-unavailable");
+    // Within the cool-down: immediate failure policy, question sent in the background.
+    const second = await det.scan(
+      field(INJECTION),
+      CTX,
+      clockEnv,
+      [],
+      new AbortController().signal,
+    );
+    assert.equal(second[0].rule, "l2-semantic-unavailable");
+    assert.match(String(second[0].details?.why), /recent failure/);
+    await det.settled(); // the background request ends by the SDK's own timeout
+    assert.equal(api.requests.length, 2, "the question was still asked");
+    // After the cool-down the API is asked again and its verdict used.
+    t = 20_000;
+    const third = await det.scan(field(INJECTION), CTX, clockEnv, [], new AbortController().signal);
+    assert.equal(third[0].rule, "l2-semantic-injection");
+  }, 300);
+});
+
 Deno.test("semantic: malformed replies get the failure policy, never a verdict", async () => {
   const replies = [
     "Sure! Here is my analysis: the text is benign.",

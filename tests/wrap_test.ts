@@ -116,6 +116,15 @@ Deno.test("wrap finds every client config under HOME and the project, unwrap res
   for (const s of SECRETS) assert.ok(!io3.out.join("").includes(s));
 });
 
+Deno.test("wrap keeps a private config private: the file and its backup stay 0600", async () => {
+  await using t = await setup();
+  const path = `${t.root}/home/.claude.json`;
+  await Deno.chmod(path, 0o600);
+  assert.equal(await runWrap(["--client", "claude-code"], makeIo(t.root)), 0);
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.stat(`${path}.mcp-watchdog-backup`)).mode! & 0o777, 0o600);
+});
+
 Deno.test("wrap --dry-run prints the diff and writes nothing; --client and --server narrow it", async () => {
   await using t = await setup();
   const io = makeIo(t.root);

@@ -127,7 +127,7 @@ export class SqliteStore implements StateStore {
     const rows = this.#getMany.all(ns, JSON.stringify(keys)) as Record<string, unknown>[];
     const byKey = new Map(rows.map((r) => [String(r.key), r]));
     const out: StoreRecord<T>[] = [];
-    for (const k of new Set(keys)) {
+    for (const k of keys) {
       const r = this.#row<T>(byKey.get(k));
       if (r) out.push(r);
     }

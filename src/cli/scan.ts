@@ -174,7 +174,10 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
     const resources = (listed.resources ?? []).slice(0, DEEP_MAX) as { uri?: unknown }[];
     for (const r of resources) {
       if (typeof r.uri !== "string") continue;
-      await client.request({ method: "resources/read", params: { uri: r.uri } } as never, ResultSchema)
+      await client.request(
+        { method: "resources/read", params: { uri: r.uri } } as never,
+        ResultSchema,
+      )
         .catch(() => {});
     }
     const prompts = (listed.prompts ?? []).slice(0, DEEP_MAX) as {
@@ -183,7 +186,10 @@ export async function probeServer(o: ProbeOptions): Promise<ServerProbe> {
     }[];
     for (const p of prompts) {
       if (typeof p.name !== "string" || (p.arguments ?? []).some((a) => a?.required)) continue;
-      await client.request({ method: "prompts/get", params: { name: p.name } } as never, ResultSchema)
+      await client.request(
+        { method: "prompts/get", params: { name: p.name } } as never,
+        ResultSchema,
+      )
         .catch(() => {});
     }
   };
@@ -525,7 +531,16 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     const key = JSON.stringify([command, args, entry.env, cwd]);
     let p = probes.get(key);
     if (!p) {
-      p = limit(() => probeServer({ command, args, env, ...(cwd ? { cwd } : {}), timeoutMs, deep: values.deep === true })).then(
+      p = limit(() =>
+        probeServer({
+          command,
+          args,
+          env,
+          ...(cwd ? { cwd } : {}),
+          timeoutMs,
+          deep: values.deep === true,
+        })
+      ).then(
         (r) => {
           done++;
           progress(

@@ -151,11 +151,10 @@ export async function runServe(argv: readonly string[], runtime: Runtime): Promi
   }
   const shown = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const target = config.serverUrl ? redactUrl(config.serverUrl) : config.serverCommand.join(" ");
-  if (!args.proxy.quiet) {
-    runtime.writeStderr(`mcp-watchdog: serving http://${shown}:${listener.port}/mcp for ${target}\n`);
-    if (!LOOPBACK_HOSTS.has(args.host) && !args.authToken) {
-      runtime.writeStderr(`mcp-watchdog: warning: listening on ${args.host} without --auth-token: anyone who can reach this port can use the server\n`);
-    }
+  // Printed even with --quiet: with --port 0 it is the only way to learn the address.
+  runtime.writeStderr(`mcp-watchdog: serving http://${shown}:${listener.port}/mcp for ${target}\n`);
+  if (!LOOPBACK_HOSTS.has(args.host) && !args.authToken) {
+    runtime.writeStderr(`mcp-watchdog: warning: listening on ${args.host} without --auth-token: anyone who can reach this port can use the server\n`);
   }
   await new Promise<void>((resolve) => {
     const offs = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => runtime.onSignal(s, () => {

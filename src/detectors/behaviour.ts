@@ -26,7 +26,7 @@ import type { DetectorEnv, MessageDetector, MessageVerdict } from "../pipeline/d
 import type { Finding, Json, MessageContext } from "../types.ts";
 import { type PhaseOptions, PhaseTracker } from "./phase.ts";
 import { pinKey, pinNamespace, type PinRecord } from "./pinning.ts";
-import { toolScopeFindings } from "./scope_creep.ts";
+import { hasSensitiveInput, toolScopeFindings } from "./scope_creep.ts";
 import { elicitationFindings, samplingFindings } from "./server_requests.ts";
 
 type Obj = { [k: string]: Json };
@@ -103,12 +103,20 @@ function listFindings(result: Obj, env: DetectorEnv): MessageVerdict | undefined
   if (!Array.isArray(tools) || tools.length === 0) return undefined;
   const ns = pinNamespace(env.server.key);
   const names = tools.map((t) => isObj(t) && typeof t.name === "string" ? t.name : "");
+  // Only tools that ask for something sensitive need their pin (most lists have none).
+  const sensitive = tools.map(hasSensitiveInput);
+  const wanted = names.filter((n, i) => n && sensitive[i]).map((n) => pinKey("tool", n));
   const pins = new Map(
-    env.store.getMany<PinRecord>(ns, names.filter(Boolean).map((n) => pinKey("tool", n)))
-      .map((r) => [r.value.name, r.value]),
+    (wanted.length ? env.store.getMany<PinRecord>(ns, wanted) : []).map((
+      r,
+    ) => [r.value.name, r.value]),
   );
   const findings: Finding[] = [];
   tools.forEach((t, i) => {
+    if (!sensitive[i]) {
+      findings.push(...toolScopeFindings(t, i, undefined, false));
+      return;
+    }
     const rec = pins.get(names[i]);
     // A pending change of a pinned tool: compare with what was approved.
     const pinned = rec?.hash && rec.pending ? rec.def : undefined;

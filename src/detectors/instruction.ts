@@ -86,6 +86,9 @@ const FAMILIES: readonly CueFamily[] = [
     "\\bpretend\\s+(?:to\\s+be|you\\s+are)\\b",
     "(?:^|\\n)[ \\t#*>\\[(<|]{0,6}system(?:[ _]message)?\\s{0,3}[\\]):>|]",
     "\\bsystem\\s+message\\s*:",
+    "[\\[(<]\\s{0,2}(?:system|admin|administrator|developer|root)(?:[ _-](?:message|directive|instructions?|override|note|update|notice|command))?\\s{0,2}[\\])>](?![(\\[])",
+    "\\b(?:system|admin)\\s+(?:update|instructions?|directive|override|notice|command)\\s{0,2}:",
+    "\\b(?:operat\\w{0,3}|running|run|are\\s+now|switch\\s+to|enter)\\s+in(?:to)?\\s+(?:an?\\s+)?(?:administrative|admin|maintenance|unrestricted|privileged|god|root|developer)\\s+mode\\b",
     "\\bas\\s+the\\s+(?:system\\s+)?administrator\\b",
   ]),
   fam("ai-address", 2, 1, true, [
@@ -118,12 +121,16 @@ const FAMILIES: readonly CueFamily[] = [
     "\\b(?:when|before|after|whenever|once|as)\\s+you\\s+(?:write|reply|respond|answer|summari[sz]e|output|generate|compose|draft|finish)\\b",
   ]),
   fam("credential-demand", 2.5, 2, true, [
-    "\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:\\w+\\s+){0,2}(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
+    "\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read|forward|pass|transmit|upload|submit|attach)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:\\w+\\s+){0,2}(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
     "\\b(?:show|retrieve|get|dump)[_ ]credentials\\b",
+    "\\bask\\s+the\\s+user\\s+(?:for|to\\s+(?:provide|enter|share|paste|give|type|confirm))\\b[^.!?\\n]{0,60}\\b(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|tokens?|2fa|otp|security\\s+codes?|pin)\\b",
+    "(?:~|\\$home)\\/\\.[\\w.-]{1,40}\\/[\\w.\\/-]{0,60}(?:credentials|secrets?|tokens?)(?:\\.\\w{1,5})?\\b",
     "\\b(?:id_rsa|id_ed25519)\\b|(?:~|\\$home)\\/\\.ssh\\b|\\/etc\\/(?:passwd|shadow)\\b|\\.aws\\/credentials\\b",
   ]),
   fam("hidden-recipient", 3, 3, true, [
     "\\balways\\s+(?:bcc|cc|blind[- ]copy)\\b",
+    "\\b(?:add|include|insert)\\s+(?:an?\\s+|the\\s+)?(?:bcc|hidden\\s+recipient)\\b",
+    "\\bbcc\\b[^.!?\\n]{0,40}\\b(?:on|to|in)\\s+(?:every|all|each)\\b",
     "\\b(?:override|change|replace|redirect|modify)\\s+(?:the\\s+|all\\s+)?(?:recipients?|destination\\s+account|payee)\\b",
     "\\bredirect\\s+(?:all\\s+)?(?:emails|messages|payments|funds|transfers)\\s+to\\b",
     "\\bsend\\s+all\\s+(?:emails|messages)\\s+to\\b",
@@ -132,6 +139,19 @@ const FAMILIES: readonly CueFamily[] = [
     "\\brm\\s+-(?:rf|fr)\\s+(?:\\/|~|\\$home)(?=[\\s'\")]|$)",
     "\\bmkfs(?:\\.\\w+)?\\s+\\/dev\\/|\\bdd\\s+if=[^\\s]{1,100}\\s+of=\\/dev\\/[sh]d",
     "\\bdrop\\s+(?:database|all\\s+tables)\\b",
+  ]),
+  fam("prompt-extraction", 3, 3, true, [
+    "\\byour\\s+(?:complete\\s+|full\\s+|entire\\s+|current\\s+|exact\\s+)?(?:system\\s+(?:prompts?|instructions|messages?)|initial\\s+instructions|hidden\\s+instructions|instructions\\s+and\\s+tools)\\b",
+    "\\b(?:names?\\s+and\\s+descriptions?|complete\\s+list|full\\s+list)\\s+of\\s+(?:all\\s+)?(?:the\\s+)?(?:available\\s+)?tools\\b",
+  ]),
+  fam("obligation", 1, 0.5, false, [
+    "\\byou\\s+(?:must|should|need\\s+to|are\\s+required\\s+to|have\\s+to)\\s+(?:now\\s+|first\\s+|immediately\\s+|also\\s+|always\\s+)",
+    "\\byou\\s+MUST\\b",
+  ]),
+  fam("pretext", 1, 1, false, [
+    "\\b(?:compliance|governance|audit|soc\\s?2|sox|gdpr|hipaa)\\s+(?:requirement|policy|notice|logging|step|procedure|review)s?\\b",
+    "\\bthis\\s+is\\s+(?:a\\s+)?(?:standard|required|mandatory|routine|normal)\\b|\\bmandatory\\b",
+    "\\b(?:runs|happens)\\s+automatically\\s+in\\s+the\\s+background\\b",
   ]),
   fam("exfil-verb", 0, 0, false, [
     "\\b(?:send|sends|sending|forward|forwards|forwarding|post|posts|upload|uploads|uploaded|transmit|transmits|transmitted|exfiltrate|exfiltrates|leak|leaks|email|e-mail|bcc|concatenate|stream|streamed|streams|transfer|transfers)\\b",
@@ -250,7 +270,8 @@ const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
     "secretly covertly surreptitiously quietly silently discreetly behind hide keep knowledge " +
     "noticing consent brought bcc cc recipient recipients payee redirect rm mkfs dd drop rsa " +
     "ed25519 passwd shadow exfiltrate exfiltrates leak leaks concatenate future subsequent debug " +
-    "safety descriptions sync model agent bot ssh aws",
+    "safety descriptions sync model agent bot ssh aws administrative privileged unrestricted " +
+    "maintenance",
   ],
   [
     V,
@@ -272,7 +293,8 @@ const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
   [
     M,
     "provide enter supply send paste share type give confirm reveal show retrieve print output " +
-    "display dump list extract collect harvest read get",
+    "display dump list extract collect harvest read get ask forward pass transmit upload submit " +
+    "attach",
   ],
 ];
 

@@ -76,7 +76,7 @@ const FLUSH_EVERY = 5;
  * Instruction cues in tool results: phrases that address the model rather than inform it.
  * Bounded alternations only (linear time).
  */
-const CUES =
+export const CUES =
   /\b(?:ignore\s{1,3}(?:all\s{1,3})?(?:previous|prior|above)|you\s{1,3}(?:must|should|need\s{1,3}to)\s{1,3}(?:now\s{1,3})?(?:call|use|read|send|include|forward|run|execute|fetch|ignore|tell|not)|do\s{1,3}not\s{1,3}(?:tell|mention|inform|reveal\s{1,3}this)|(?:before|after)\s{1,3}(?:calling|using|answering|responding)|instead\s{1,3}of\s{1,3}(?:calling|using)|(?:call|use|invoke)\s{1,3}the\s{1,3}[\w-]{1,64}\s{1,3}tool|system\s{1,3}(?:directive|update|override|note|instruction)|new\s{1,3}instructions|<important>|\[system\]|this\s{1,3}is\s{1,3}(?:a\s{1,3})?mandatory|assistant\s{0,3}:|as\s{1,3}an\s{1,3}ai)/gi;
 
 /** Count instruction cues in a text (first 64 KiB). */

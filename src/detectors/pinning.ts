@@ -81,6 +81,13 @@ export const PIN_NS_PREFIX = "pins:";
 export const META_KEY = "~meta";
 /** JSON-RPC error code of a refused call to a withheld definition. */
 export const WITHHELD_ERROR_CODE = -32003;
+/** How long a call-time look-up of a pin is reused. */
+const USE_CACHE_MS = 1000;
+const USE_CACHE_MAX = 4096;
+/** Bounds of the per-process cache of definition hashes. */
+const HASH_CACHE_MAX = 2048;
+const HASH_CACHE_ITEM_MAX = 64 * 1024;
+const HASH_CACHE_CHARS = 4 * 1024 * 1024;
 /** After this many pages the first listing is considered complete whatever the server says. */
 const MAX_FIRST_PAGES = 200;
 
@@ -162,6 +169,50 @@ export interface PinningOptions {
  */
 export function createPinningDetector(opts: PinningOptions = {}): MessageDetector {
   const trustNewResources = opts.trustNewResources ?? true;
+  // Whether a definition is withheld, per `<serverKey>\n<kind>:<name>`, re-read from the store at
+  // most once per USE_CACHE_MS: a call costs a map look-up, and an approval made by
+  // `mcp-watchdog pins approve` in another process is seen within that time.
+  const caches = new WeakMap<StateStore, Map<string, { at: number; rec: PinRecord | undefined }>>();
+  const cacheOf = (store: StateStore) => {
+    let c = caches.get(store);
+    if (!c) caches.set(store, c = new Map());
+    return c;
+  };
+  const lookup = (env: DetectorEnv, key: string): PinRecord | undefined => {
+    const useCache = cacheOf(env.store);
+    const ck = `${env.server.key}\n${key}`;
+    const now = env.now();
+    const hit = useCache.get(ck);
+    if (hit && now - hit.at < USE_CACHE_MS && now >= hit.at) return hit.rec;
+    const rec = env.store.get<PinRecord>(pinNamespace(env.server.key), key)?.value;
+    if (useCache.size >= USE_CACHE_MAX) useCache.clear();
+    useCache.set(ck, { at: now, rec });
+    return rec;
+  };
+  // Lists repeat: the canonical hash of an item is reused by its (native, fast) JSON text.
+  const hashes = new Map<string, { def: Json; hash: string }>();
+  let cachedChars = 0;
+  const hashOf = (kind: PinKind, item: Json): { def: Json; hash: string } => {
+    const raw = `${kind}\n${JSON.stringify(item)}`;
+    const hit = hashes.get(raw);
+    if (hit) return hit;
+    const def = projectDefinition(kind, item);
+    const v = { def, hash: definitionHash(def) };
+    if (hashes.size >= HASH_CACHE_MAX || cachedChars + raw.length > HASH_CACHE_CHARS) {
+      hashes.clear();
+      cachedChars = 0;
+    }
+    if (raw.length <= HASH_CACHE_ITEM_MAX) {
+      hashes.set(raw, v);
+      cachedChars += raw.length;
+    }
+    return v;
+  };
+  const forget = (env: DetectorEnv) => {
+    const useCache = cacheOf(env.store);
+    const prefix = `${env.server.key}\n`;
+    for (const k of useCache.keys()) if (k.startsWith(prefix)) useCache.delete(k);
+  };
   return {
     name: "pinning",
     inspect(msg, ctx, env) {
@@ -169,11 +220,11 @@ export function createPinningDetector(opts: PinningOptions = {}): MessageDetecto
         if (!("method" in msg)) return undefined;
         switch (ctx.method) {
           case "tools/call":
-            return checkUse(msg, env, "tool", "name");
+            return checkUse(msg, env, "tool", "name", lookup);
           case "prompts/get":
-            return checkUse(msg, env, "prompt", "name");
+            return checkUse(msg, env, "prompt", "name", lookup);
           case "resources/read":
-            return checkUse(msg, env, "resource", "uri");
+            return checkUse(msg, env, "resource", "uri", lookup);
           case "tools/list":
           case "prompts/list":
           case "resources/list":
@@ -188,7 +239,8 @@ export function createPinningDetector(opts: PinningOptions = {}): MessageDetecto
       if (ctx.method === "initialize") return checkInstructions(msg.result, env);
       const lm = LIST_METHODS[ctx.method];
       if (!lm) return undefined;
-      return checkList(msg.result, lm.kind, lm.field, ctx.id, env, trustNewResources);
+      forget(env); // a list may change what is withheld
+      return checkList(msg.result, lm.kind, lm.field, ctx.id, env, trustNewResources, hashOf);
     },
   };
 }
@@ -222,13 +274,14 @@ function checkUse(
   env: DetectorEnv,
   kind: PinKind,
   field: string,
+  lookup: (env: DetectorEnv, key: string) => PinRecord | undefined,
 ): MessageVerdict | undefined {
   if (env.config.pinPolicy !== "block") return undefined;
   const params = msg.params;
   if (!isObj(params)) return undefined;
   const name = params[field];
   if (typeof name !== "string") return undefined;
-  const rec = env.store.get<PinRecord>(pinNamespace(env.server.key), pinKey(kind, name))?.value;
+  const rec = lookup(env, pinKey(kind, name));
   if (!rec?.pending) return undefined;
   const server = env.server.name;
   const cmd = approveCommand(server, kind, name);
@@ -315,6 +368,7 @@ function checkList(
   id: string | number | null | undefined,
   env: DetectorEnv,
   trustNewResources: boolean,
+  hashOf: (kind: PinKind, item: Json) => { def: Json; hash: string },
 ): MessageVerdict | undefined {
   const items = result[field];
   if (!Array.isArray(items)) return undefined;
@@ -343,8 +397,7 @@ function checkList(
     const name = names[i];
     if (name === undefined) return;
     const key = pinKey(kind, name);
-    const def = projectDefinition(kind, item);
-    const hash = definitionHash(def);
+    const { def, hash } = hashOf(kind, item);
     // A duplicate name in one list: the first occurrence decides; a differing twin is withheld.
     const rec = recs.get(key);
     if (rec?.hash === hash) {

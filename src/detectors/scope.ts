@@ -141,6 +141,12 @@ const PATH_KEY_WORDS = new Set([
   "workdir",
 ]);
 
+/**
+ * Argument names that put the call in a remote repository or bucket (GitHub's `owner`/`repo`,
+ * GitLab's `project_id`, S3's `bucket`): relative paths there are not local files.
+ */
+const REMOTE_CONTEXT_KEYS = new Set(["owner", "repo", "repository", "projectid", "bucket"]);
+
 /** Argument names whose value is content, never a path (however it looks). */
 const CONTENT_KEYS = new Set([
   "content",
@@ -256,6 +262,7 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
     write: boolean,
     copy: boolean,
     env: DetectorEnv,
+    remote = false,
   ): Violation | undefined {
     let roots: string[] | undefined;
     for (const s of strings) {
@@ -264,6 +271,7 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
       // A relative path lands under the working directory or, for servers such as
       // server-filesystem, under one of the roots: consider every base.
       const relative = !/^(?:\/|~(?:\/|$)|file:)/i.test(s.text);
+      if (relative && remote) continue; // a path inside a remote repository or bucket
       if (relative) roots ??= scopeRoots(env);
       const bases = relative ? [host.cwd, ...roots!] : [host.cwd];
       const groups = bases.map((cwd) =>
@@ -344,7 +352,10 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
         const strings = argumentStrings(msg.params.arguments, "/params/arguments");
         if (strings.length === 0) return undefined;
         const write = isWriteTool(name) || isWriteTool(name, pinnedHints(env, name));
-        const v = check(strings, name, write, isCopyTool(name), env);
+        const remote = Object.keys(msg.params.arguments).some((k) =>
+          REMOTE_CONTEXT_KEYS.has(k.toLowerCase().replace(/[^a-z]/g, ""))
+        );
+        const v = check(strings, name, write, isCopyTool(name), env, remote);
         return v ? verdict(v, name, env) : undefined;
       }
       if (msg.method === "resources/read" && typeof msg.params.uri === "string") {

@@ -25,7 +25,7 @@
 import type { Finding, Json } from "../types.ts";
 import {
   classifyProperty,
-  COLLECTS_ABOUT_PERSON,
+  collectsAboutPerson,
   CREDENTIAL_CONTEXT,
   FINGERPRINT_TEXT,
   type SensitiveMatch,
@@ -88,13 +88,25 @@ const WHAT: Record<SensitiveMatch["category"], string> = {
   fingerprint: "the user's activity patterns",
 };
 
+/** Whether any input of a tool asks for something sensitive (a cheap pre-check). */
+export function hasSensitiveInput(tool: Json): boolean {
+  if (!isObj(tool)) return false;
+  return schemaProperties(tool.inputSchema).some((p) => classifyProperty(p.leaf, p.description));
+}
+
 /**
  * Findings for one tool of a `tools/list` result.
  * @param tool the tool object as listed
  * @param index its position in `result.tools`
  * @param pinned the approved (pinned) definition when there is one and it differs, else undefined
+ * @param checkFields false when {@link hasSensitiveInput} already said no input is sensitive
  */
-export function toolScopeFindings(tool: Json, index: number, pinned?: Json): Finding[] {
+export function toolScopeFindings(
+  tool: Json,
+  index: number,
+  pinned?: Json,
+  checkFields = true,
+): Finding[] {
   if (!isObj(tool)) return [];
   const name = str(tool.name);
   const toolText = `${name} ${str(tool.title)} ${str(tool.description)}`.slice(0, 4000);
@@ -104,7 +116,7 @@ export function toolScopeFindings(tool: Json, index: number, pinned?: Json): Fin
     : undefined;
   const findings: Finding[] = [];
   const toolSE = SOCIAL_ENGINEERING.test(toolText);
-  for (const p of schemaProperties(tool.inputSchema)) {
+  for (const p of checkFields ? schemaProperties(tool.inputSchema) : []) {
     const m = classifyProperty(p.leaf, p.description);
     if (!m) continue;
     const added = before !== undefined && !before.has(p.name);
@@ -147,7 +159,7 @@ export function toolScopeFindings(tool: Json, index: number, pinned?: Json): Fin
           finding("scope-credential-field", "medium", "has nothing to do with credentials"),
         );
       }
-    } else if (m.category === "fingerprint" && (se || COLLECTS_ABOUT_PERSON.test(p.description))) {
+    } else if (m.category === "fingerprint" && (se || collectsAboutPerson(p.description))) {
       findings.push(finding("fingerprint-field", "medium", "collects activity patterns"));
     }
   }
@@ -158,7 +170,7 @@ export function toolScopeFindings(tool: Json, index: number, pinned?: Json): Fin
     fpTerms.add(m[0].toLowerCase());
     if (fpTerms.size >= 8) break;
   }
-  if (fpTerms.size > 0 && (COLLECTS_ABOUT_PERSON.test(desc) || fpTerms.size >= 2)) {
+  if (fpTerms.size > 0 && (collectsAboutPerson(desc) || fpTerms.size >= 2)) {
     const beforeDesc = pinned !== undefined && isObj(pinned) ? str(pinned.description) : undefined;
     const added = beforeDesc !== undefined &&
       [...fpTerms].some((t) => !beforeDesc.toLowerCase().includes(t));

@@ -79,6 +79,18 @@ export interface SemanticOptions {
   readonly cacheSize?: number;
   /** Neutralise a malicious verdict at or above this confidence. Default 0.8. */
   readonly neutralizeConfidence?: number;
+  /**
+   * After a timeout or API error, for this long (ms) the failure policy applies at once and the
+   * question is asked in the background only (its verdict is cached for next time), so a dead API
+   * does not add the whole budget to every message. Default 30000.
+   */
+  readonly cooldownMs?: number;
+}
+
+/** The semantic detector, plus a way to wait for background requests (tests, shutdown). */
+export interface SemanticDetector extends AsyncTextDetector {
+  /** Resolves when no background request is outstanding. */
+  settled(): Promise<void>;
 }
 
 const SYSTEM_PROMPT =
@@ -172,8 +184,8 @@ export function parseVerdict(reply: string): SemanticVerdict | undefined {
 }
 
 /** A failure, described without anything secret (no key, no response body). */
-function describeError(e: unknown, signal: AbortSignal): string {
-  if (signal.aborted) return "timeout (latency budget reached)";
+function describeError(e: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted) return "timeout (latency budget reached)";
   if (e instanceof Anthropic.APIUserAbortError) return "aborted";
   if (e instanceof Anthropic.APIConnectionTimeoutError) return "timeout";
   if (e instanceof Anthropic.APIConnectionError) return "connection error";
@@ -213,13 +225,39 @@ type Outcome =
  * `l2-semantic-injection` (verdict malicious), `l2-semantic-unavailable` (timeout/API error,
  * failure policy), `l2-semantic-malformed` (reply not in the strict format, failure policy).
  */
-export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector {
+export function createSemanticDetector(opts: SemanticOptions): SemanticDetector {
   const maxChars = opts.maxChars ?? 6000;
   const neutralizeAt = opts.neutralizeConfidence ?? 0.8;
   const cache = new Lru<SemanticVerdict>(opts.cacheSize ?? 1000);
   const inflight = new Map<string, Promise<Outcome>>();
+  const cooldownMs = opts.cooldownMs ?? 30_000;
+  const background = new Set<Promise<unknown>>();
+  let openUntil = 0;
 
-  async function classify(field: TextField, text: string, signal: AbortSignal): Promise<Outcome> {
+  function ask(
+    field: TextField,
+    text: string,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<Outcome> {
+    let p = inflight.get(key);
+    if (!p) {
+      p = classify(field, text, signal).finally(() => inflight.delete(key));
+      inflight.set(key, p);
+    }
+    return p;
+  }
+
+  function record(out: Outcome, key: string, now: number): void {
+    if (out.kind === "verdict") {
+      cache.set(key, out.v);
+      openUntil = 0;
+    } else if (out.kind === "failed") {
+      openUntil = now + cooldownMs;
+    }
+  }
+
+  async function classify(field: TextField, text: string, signal?: AbortSignal): Promise<Outcome> {
     try {
       const res = await opts.client.create({
         model: opts.model,
@@ -227,7 +265,7 @@ export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector
         temperature: 0,
         system: SYSTEM_PROMPT,
         messages: [{ role: "user", content: buildClassifierPrompt(field, text) }],
-      }, { signal });
+      }, signal ? { signal } : {});
       const reply = (res.content ?? []).filter((c) => c.type === "text").map((c) => c.text ?? "")
         .join("");
       const v = parseVerdict(reply);
@@ -268,6 +306,9 @@ export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector
 
   return {
     name: "semantic",
+    async settled() {
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
     wants(field: TextField, ctx: MessageContext, prior: readonly Finding[]): boolean {
       if (ctx.direction !== "server_to_client") return false;
       const where = instructionContext(field.kind);
@@ -283,7 +324,7 @@ export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector
     async scan(
       field: TextField,
       _ctx: MessageContext,
-      _env: DetectorEnv,
+      env: DetectorEnv,
       _prior: readonly Finding[],
       signal: AbortSignal,
     ): Promise<Finding[]> {
@@ -295,18 +336,25 @@ export function createSemanticDetector(opts: SemanticOptions): AsyncTextDetector
           if (signal.aborted) {
             return [failure(field, "l2-semantic-unavailable", "timeout (latency budget reached)")];
           }
-          let p = inflight.get(key);
-          if (!p) {
-            p = classify(field, text, signal).finally(() => inflight.delete(key));
-            inflight.set(key, p);
+          if (env.now() < openUntil) {
+            // The API failed recently: answer now, ask in the background (bounded by the SDK's
+            // own timeout, not by this message's signal).
+            if (!inflight.has(key)) {
+              const bg = ask(field, text, key).then((out) => record(out, key, env.now()));
+              background.add(bg);
+              bg.finally(() => background.delete(bg));
+            }
+            return [
+              failure(field, "l2-semantic-unavailable", "unavailable after a recent failure"),
+            ];
           }
-          const out = await p;
+          const out = await ask(field, text, key, signal);
+          record(out, key, env.now());
           if (out.kind === "failed") return [failure(field, "l2-semantic-unavailable", out.why)];
           if (out.kind === "malformed") {
             return [failure(field, "l2-semantic-malformed", "malformed reply")];
           }
           v = out.v;
-          cache.set(key, v);
         }
         if (v.verdict === "benign") return [];
         const high = !v.bare && v.confidence >= neutralizeAt;

@@ -231,10 +231,11 @@ function findSequence(tokens: readonly string[], names: ReadonlySet<string>): st
   return undefined;
 }
 
-/** Descriptions that say a property carries a credential or the model's context. */
-const DESC_CREDENTIAL =
+/** Descriptions that say a property carries a credential. */
+export const DESC_CREDENTIAL =
   /\b(?:password|passphrase|api[ _-]?key|secret[ _-]?key|private[ _-]?key|ssh[ _-]key|access[ _-]key|credentials|bearer token|access token|auth(?:entication)? token|seed phrase|credit card number)\b/i;
-const DESC_CONTEXT =
+/** Descriptions that say a property carries the model's own context. */
+export const DESC_CONTEXT =
   /\b(?:(?:your|the|full|entire|complete|current)\s{1,3}(?:system\s{1,3}prompt|system\s{1,3}instructions|conversation(?:\s{1,3}history)?|chat\s{1,3}history|context\s{1,3}window|chain[ -]of[ -]thought|reasoning)|(?:all\s{1,3})?previous\s{1,3}(?:messages|instructions)|everything\s{1,3}(?:the\s{1,3}user|you)\s{1,3}(?:said|wrote|know))\b/i;
 
 /**
@@ -279,7 +280,7 @@ export function classifyProperty(name: string, description: string): SensitiveMa
 }
 
 /** A description that asks someone to supply something (rather than describing a field). */
-const ASKS_FOR =
+export const ASKS_FOR =
   /\b(?:provide|enter|paste|supply|include|give|send|ask\s{1,3}the\s{1,3}user|request\s{1,3}from\s{1,3}the\s{1,3}user)\b/i;
 
 /**
@@ -300,9 +301,47 @@ export const SOCIAL_ENGINEERING =
 export const CREDENTIAL_CONTEXT =
   /\b(?:log\s{0,1}in|login|sign\s{0,1}in|signin|sign\s{0,1}up|authenticat\w{0,6}|auth|oauth|password\s{1,3}manager|vault|keychain|keyring|credentials?\s{1,3}(?:store|manager|item|entry)|secrets?\s{1,3}manager|secrets?|1password|bitwarden|lastpass|keepass|http|https|request|requests|api|endpoint|webhook|database|db|connect\w{0,4}|connection|ssh|sftp|ftp|smtp|imap|register|account|accounts|user|users|member|members|identity|token|tokens|kubernetes|kubectl|cluster|registry|deploy\w{0,4})\b/i;
 
-/** Collection verbs aimed at a person (for fingerprinting in tool descriptions). */
-export const COLLECTS_ABOUT_PERSON =
-  /\b(?:collect|collects|collecting|track|tracks|tracking|record|records|recording|log|logs|logging|monitor|monitors|monitoring|profile|profiles|profiling|infer|infers|inferring|estimate|estimates|analy[sz]e|analy[sz]es)\b[^.\n]{0,60}\b(?:user|user's|users'|developer|developer's|your|their|team's|employee|employees|engineer|engineers)\b/i;
+/**
+ * The first place where `first` matches and `second` matches within the next `window`
+ * characters of the same sentence (no `.` or newline in between): "verb … object" phrases
+ * without a `[^.]{0,n}` gap inside one regex, so that each regex stays linear and the whole scan
+ * is O(length × window). `first` must be global. Returns the phrase, or undefined.
+ *
+ * @example
+ * ```ts
+ * nearby("please enter your github password", /\benter\b/g, /\bpassword\b/, 60); // "enter your github password"
+ * ```
+ */
+export function nearby(
+  text: string,
+  first: RegExp,
+  second: RegExp,
+  window: number,
+): string | undefined {
+  let n = 0;
+  for (const m of text.matchAll(first)) {
+    if (++n > 200) return undefined;
+    const start = m.index + m[0].length;
+    let rest = text.slice(start, start + window);
+    const stop = rest.search(/[.\n]/);
+    if (stop >= 0) rest = rest.slice(0, stop);
+    const h = second.exec(rest);
+    if (h) return text.slice(m.index, start + h.index + h[0].length);
+  }
+  return undefined;
+}
+
+/** Collection verbs (global: for {@link nearby}). */
+export const COLLECT_VERB =
+  /\b(?:collect|collects|collecting|track|tracks|tracking|record|records|recording|log|logs|logging|monitor|monitors|monitoring|profile|profiles|profiling|infer|infers|inferring|estimate|estimates|analy[sz]e|analy[sz]es)\b/gi;
+/** People whose activity a tool should not profile. */
+export const PERSON =
+  /\b(?:user|user's|users'|developer|developer's|your|their|team's|employee|employees|engineer|engineers)\b/i;
+
+/** Whether a text sets out to collect something about a person ("tracks the user's …"). */
+export function collectsAboutPerson(text: string): boolean {
+  return nearby(text, COLLECT_VERB, PERSON, 60) !== undefined;
+}
 
 /** Fingerprinting phrases in free text (descriptions), for when the property names are bland. */
 export const FINGERPRINT_TEXT =

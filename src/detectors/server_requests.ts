@@ -17,18 +17,26 @@
  * @module
  */
 import type { Finding, Json } from "../types.ts";
-import { classifyProperty } from "./sensitive_terms.ts";
+import { classifyProperty, nearby } from "./sensitive_terms.ts";
 import { schemaProperties } from "./scope_creep.ts";
 
 type Obj = { [k: string]: Json };
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Free text that asks for a secret. */
-const ASKS_SECRET =
-  /\b(?:enter|provide|paste|type|share|give|send|include|reveal|list|output|print|tell)\b[^.\n]{0,60}\b(?:password|passphrase|api[ _-]?keys?|secret[ _-]?keys?|private[ _-]?keys?|ssh[ _-]keys?|access[ _-]keys?|credentials|(?:bearer|access|auth|api|github|session)\s{1,3}tokens?|tokens?\s{1,3}visible|seed\s{1,3}phrase|recovery\s{1,3}phrase|credit\s{1,3}card(?:\s{1,3}number)?|cvv|social\s{1,3}security\s{1,3}number|one[- ]time\s{1,3}(?:code|password)|2fa\s{1,3}code|mfa\s{1,3}code)\b/i;
+/** Verbs of asking (global: for {@link nearby}). */
+export const ASK_VERB =
+  /\b(?:enter|provide|paste|type|share|give|send|include|reveal|list|output|print|tell)\b/gi;
+/** Secrets someone may be asked for. */
+export const SECRET_NOUN =
+  /\b(?:password|passphrase|api[ _-]?keys?|secret[ _-]?keys?|private[ _-]?keys?|ssh[ _-]keys?|access[ _-]keys?|credentials|(?:bearer|access|auth|api|github|session)\s{1,3}tokens?|tokens?\s{1,3}visible|seed\s{1,3}phrase|recovery\s{1,3}phrase|credit\s{1,3}card|cvv|social\s{1,3}security\s{1,3}number|one[- ]time\s{1,3}(?:code|password)|2fa\s{1,3}code|mfa\s{1,3}code)\b/i;
+
+/** The phrase of a text that asks for a secret, if any. */
+function asksSecret(text: string): string | undefined {
+  return nearby(text, ASK_VERB, SECRET_NOUN, 60);
+}
 
 /** Free text that asks the model for its own context. */
-const ASKS_CONTEXT =
+export const ASKS_CONTEXT =
   /\b(?:(?:your|the|full|entire|complete|current|exact|verbatim|original)\s{1,3}(?:system\s{1,3}(?:prompt|instructions|message)|(?:initial|hidden)\s{1,3}instructions|conversation(?:\s{1,3}history)?|chat\s{1,3}history|context\s{1,3}window|chain[ -]of[ -]thought)|(?:all|every)\s{1,3}(?:connected\s{1,3})?(?:mcp\s{1,3})?(?:servers?|tools?)\s{1,3}(?:urls?|names?|and\s{1,3}tool\s{1,3}names)|(?:all\s{1,3})?previous\s{1,3}(?:messages|instructions)|(?:api\s{1,3}keys?|tokens?|secrets?|credentials)\s{1,3}(?:visible|present|available)\s{1,3}in\s{1,3}your\s{1,3}context)\b/i;
 
 /** Sampling prompts longer than this look like outsourced work rather than a quick question. */
@@ -70,7 +78,7 @@ export function elicitationFindings(params: Json | undefined): Finding[] {
       details: { field: p.name, term: m.term, category: m.category },
     });
   }
-  const asked = ASKS_SECRET.exec(message.slice(0, 4000));
+  const asked = asksSecret(message.slice(0, 4000));
   if (asked) {
     findings.push({
       layer: "L1-behaviour",
@@ -79,8 +87,8 @@ export function elicitationFindings(params: Json | undefined): Finding[] {
       action: "block",
       message: "The server's elicitation message asks the user for a secret, which MCP forbids.",
       path: "/params/message",
-      evidence: asked[0],
-      details: { cue: asked[0] },
+      evidence: asked,
+      details: { cue: asked },
     });
   }
   return findings;
@@ -108,7 +116,7 @@ export function samplingFindings(params: Json | undefined): Finding[] {
   let chars = 0;
   for (const t of parts) {
     chars += t.length;
-    const c = ASKS_CONTEXT.exec(t.slice(0, 8000)) ?? ASKS_SECRET.exec(t.slice(0, 8000));
+    const c = ASKS_CONTEXT.exec(t.slice(0, 8000))?.[0] ?? asksSecret(t.slice(0, 8000));
     if (c && !findings.some((f) => f.rule === "sampling-context-extraction")) {
       findings.push({
         layer: "L1-behaviour",
@@ -118,8 +126,8 @@ export function samplingFindings(params: Json | undefined): Finding[] {
         message:
           "The server's sampling request asks the client's model to reveal its context or secrets; it was refused.",
         path: "/params/messages",
-        evidence: c[0],
-        details: { cue: c[0] },
+        evidence: c,
+        details: { cue: c },
       });
     }
   }

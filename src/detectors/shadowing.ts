@@ -21,6 +21,7 @@
 import type { DetectorEnv, MessageDetector, MessageVerdict } from "../pipeline/detector.ts";
 import type { Finding, Json } from "../types.ts";
 import { pinKey, pinNamespace, type PinRecord } from "./pinning.ts";
+import { nearby } from "./sensitive_terms.ts";
 
 type Obj = { [k: string]: Json };
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -95,14 +96,18 @@ function distinctive(name: string): boolean {
 }
 
 /** Directives about how another tool is to be used (within one sentence of the reference). */
-const DIRECTIVE =
+export const DIRECTIVE =
   /\b(?:when|whenever|before|after|instead|always|never|must|should|don't|do\s{1,3}not|make\s{1,3}sure|ensure|remember\s{1,3}to|override|overrides|redirect|replace|add|include|change|set|use|call|invoke|pass)\b/i;
 /** Directives that tamper with another tool's behaviour: enough to withhold the tool. */
-const TAMPER =
+export const TAMPER =
   /\b(?:bcc|cc|recipient|recipients|override|overrides|overriding|redirect|redirects|forward|exfiltrat\w{0,4}|send\s{1,3}(?:all|every|a\s{1,3}copy|copies)|instead\s{1,3}of\s{1,3}(?:the\s{1,3})?(?:user|intended)|do\s{1,3}not\s{1,3}(?:tell|mention|inform)|side\s{1,3}effect)\b/i;
 /** "Always use this tool instead of…", "do not use other tools". */
-const PREFERENCE =
-  /\b(?:(?:always\s{1,3})?(?:use|call|prefer|choose)\s{1,3}this\s{1,3}tool\s{1,3}(?:instead\s{1,3}of|rather\s{1,3}than|over)\s{1,3}(?:any|all|the|other|built-in|native)|(?:do\s{1,3}not|don't|never)\s{1,3}use\s{1,3}(?:any\s{1,3})?(?:other|another|different)\s{1,3}(?:tools?|servers?)|this\s{1,3}is\s{1,3}the\s{1,3}only\s{1,3}tool\s{1,3}you\s{1,3}(?:should|may|can)|(?:ignore|disregard)\s{1,3}(?:all\s{1,3})?other\s{1,3}tools|(?:is|are)\s{1,3}(?:deprecated|broken|unsafe|insecure)[^.\n]{0,40}\buse\s{1,3}this)\b/i;
+export const PREFERENCE =
+  /\b(?:(?:always\s{1,3})?(?:use|call|prefer|choose)\s{1,3}this\s{1,3}tool\s{1,3}(?:instead\s{1,3}of|rather\s{1,3}than|over)\s{1,3}(?:any|all|the|other|built-in|native)|(?:do\s{1,3}not|don't|never)\s{1,3}use\s{1,3}(?:any\s{1,3})?(?:other|another|different)\s{1,3}(?:tools?|servers?)|this\s{1,3}is\s{1,3}the\s{1,3}only\s{1,3}tool\s{1,3}you\s{1,3}(?:should|may|can)|(?:ignore|disregard)\s{1,3}(?:all\s{1,3})?other\s{1,3}tools)\b/i;
+
+/** "… is deprecated / broken …" followed, in the same sentence, by "use this". */
+const DISPARAGE = /\b(?:is|are)\s{1,3}(?:deprecated|broken|unsafe|insecure|compromised)\b/gi;
+const USE_THIS = /\buse\s{1,3}this\b/i;
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -187,10 +192,9 @@ function inspectList(tools: Json[], env: DetectorEnv): MessageVerdict | undefine
     }
   }
 
-  const pendingInPins = new Set(
-    env.store.getMany<PinRecord>(pinNamespace(self), names.map((n) => pinKey("tool", n)))
-      .filter((r) => r.value.pending).map((r) => r.value.name),
-  );
+  // Tools that pinning already withholds (their removal must not be requested twice).
+  const withheldByPins = (name: string) =>
+    env.store.get<PinRecord>(pinNamespace(self), pinKey("tool", name))?.value.pending !== undefined;
   const block = env.config.pinPolicy === "block";
 
   tools.forEach((t, i) => {
@@ -239,22 +243,22 @@ function inspectList(tools: Json[], env: DetectorEnv): MessageVerdict | undefine
           evidence: sentence.slice(0, 500),
           details: { otherServer: ref.server, otherTool: ref.tool, tamper },
         });
-        if (tamper && block && !pendingInPins.has(name)) remove.push(path);
+        if (tamper && block && !withheldByPins(name)) remove.push(path);
         break;
       }
     }
 
-    const pref = PREFERENCE.exec(desc);
+    const pref = PREFERENCE.exec(desc)?.[0] ?? nearby(desc, DISPARAGE, USE_THIS, 40);
     if (pref) {
       findings.push({
         layer: "L1-behaviour",
         rule: "shadowing-preference-manipulation",
         severity: "medium",
         action: "alert",
-        message: `Tool '${name}' pushes the model to prefer it over other tools ("${pref[0]}").`,
+        message: `Tool '${name}' pushes the model to prefer it over other tools ("${pref}").`,
         path: `${path}/description`,
         tool: name,
-        evidence: pref[0],
+        evidence: pref,
       });
     }
   });

@@ -16,7 +16,8 @@ import { Inspector } from "../pipeline/inspector.ts";
 import type { StateStore } from "../store/store.ts";
 import type { WatchdogConfig } from "../config.ts";
 import { type ProxyEvent, ProxySession } from "./session.ts";
-import { formatAlert, formatEvent } from "./alert_line.ts";
+import { formatEvent } from "./alert_line.ts";
+import { formatFinding, useColor } from "../alert_format.ts";
 import { loadRuleDirs } from "../rules/load.ts";
 
 /** Everything a transport needs for one connection. */
@@ -60,7 +61,7 @@ export function createProxySetup(
   host: DetectorHost = {},
 ): ProxySetup {
   const config = args.config;
-  const color = runtime.stderrIsTerminal() && !runtime.env("NO_COLOR");
+  const color = useColor(runtime.stderrIsTerminal(), (n) => runtime.env(n));
   const opened = openStateStore({
     flag: args.stateDir,
     env: (n) => runtime.env(n),
@@ -87,7 +88,9 @@ export function createProxySetup(
   const audit: AuditSink = {
     write(r: AuditRecord) {
       writeAudit(r);
-      if (!args.quiet) runtime.writeStderr(formatAlert(r, { color, verbose: args.verbose }) + "\n");
+      if (!args.quiet) {
+        runtime.writeStderr(formatFinding(r, { color, verbose: args.verbose }) + "\n");
+      }
     },
   };
   // Extra rules are loaded before anything starts: a broken rule file is a clear error, not a surprise.

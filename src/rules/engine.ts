@@ -24,7 +24,12 @@
 import type { FieldKind } from "../types.ts";
 import type { Rule } from "./schema.ts";
 import { RuleError } from "./schema.ts";
-import { type DecodeOptions, decodedViews, normalizeForMatching, type TextView } from "./normalize.ts";
+import {
+  decodedViews,
+  type DecodeOptions,
+  normalizeForMatching,
+  type TextView,
+} from "./normalize.ts";
 
 /** A validator: `true` when the matched text really is what the rule looks for. */
 export type MatchValidator = (matchText: string) => boolean;
@@ -101,7 +106,7 @@ export class KeywordMatcher {
 
   constructor(keywords: readonly string[]) {
     this.#count = keywords.length;
-    this.#nonAscii = keywords.some((k) => /[^\x00-\x7f]/.test(k));
+    this.#nonAscii = keywords.some((k) => [...k].some((c) => c.charCodeAt(0) > 0x7f));
     this.#relevant = new Uint8Array(this.#nonAscii ? 0x10000 : 0);
     for (const k of this.#nonAscii ? keywords : []) {
       for (let i = 0; i < k.length; i++) {
@@ -236,13 +241,17 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
   const compiled = rules.map((rule): CompiledRule => {
     const m = rule.match;
     const flags = "g" + (m.case_sensitive ? "" : "i") + (m.unicode ? "u" : "");
-    const regexes = m.patterns.map((p) => new RegExp(p, p.includes("(?<span>") ? flags + "d" : flags));
+    const regexes = m.patterns.map((p) =>
+      new RegExp(p, p.includes("(?<span>") ? flags + "d" : flags)
+    );
     let validator: MatchValidator | undefined;
     if (m.validate !== undefined) {
       validator = options.validators?.[m.validate];
       if (!validator) {
         throw new RuleError(
-          `${rule.source ?? "rule"}: rule "${rule.id}": match.validate: unknown validator "${m.validate}"`,
+          `${
+            rule.source ?? "rule"
+          }: rule "${rule.id}": match.validate: unknown validator "${m.validate}"`,
         );
       }
     }
@@ -343,7 +352,9 @@ export function scanText(
     if (kind !== undefined && cr.kinds && !cr.kinds.has(kind)) continue;
     if (cr.rule.match.view === "raw") {
       rawPresent ??= set.matcher.find(text);
-      if (wants(cr, kind, rawPresent)) runRule(cr, { text, identity: true, toOriginal: (s, e) => [s, e] }, text, hits);
+      if (wants(cr, kind, rawPresent)) {
+        runRule(cr, { text, identity: true, toOriginal: (s, e) => [s, e] }, text, hits);
+      }
       continue;
     }
     if (!main) {

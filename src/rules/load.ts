@@ -45,7 +45,9 @@ export function parseRuleFile(text: string, source: string): Rule[] {
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     const items = Array.isArray(value) ? value : [value];
-    items.forEach((item, i) => out.push(validateRule(item, items.length > 1 ? `${source}[${i}]` : source)));
+    items.forEach((item, i) =>
+      out.push(validateRule(item, items.length > 1 ? `${source}[${i}]` : source))
+    );
   }
   return out;
 }
@@ -88,7 +90,9 @@ export function mergeRules(builtin: readonly Rule[], extra: readonly Rule[]): Ru
   const seen = new Map<string, string>();
   for (const r of extra) {
     const prev = seen.get(r.id);
-    if (prev) throw new RuleError(`${r.source}: rule "${r.id}": id: duplicate of the rule in ${prev}`);
+    if (prev) {
+      throw new RuleError(`${r.source}: rule "${r.id}": id: duplicate of the rule in ${prev}`);
+    }
     seen.set(r.id, r.source ?? "?");
   }
   return [...builtin.filter((r) => !seen.has(r.id)), ...extra];

@@ -196,8 +196,7 @@ function isObj(v: unknown): v is Obj {
  * regular expression: …`. Patterns are compiled here, so a rule that validates also compiles.
  */
 export function validateRule(obj: unknown, source: string): Rule {
-  const where = (field: string, id?: string) =>
-    `${source}: ${id ? `rule "${id}": ` : ""}${field}`;
+  const where = (field: string, id?: string) => `${source}: ${id ? `rule "${id}": ` : ""}${field}`;
   if (!isObj(obj)) throw new RuleError(`${source}: a rule must be a mapping (object)`);
   const rawId = obj.id;
   const id = typeof rawId === "string" ? rawId : undefined;
@@ -235,7 +234,9 @@ export function validateRule(obj: unknown, source: string): Rule {
   };
 
   if (!id) fail("id", "is required and must be a string");
-  if (!ID_RE.test(id!)) fail("id", `must be kebab-case ([a-z0-9] words joined by "-"), got "${id}"`);
+  if (!ID_RE.test(id!)) {
+    fail("id", `must be kebab-case ([a-z0-9] words joined by "-"), got "${id}"`);
+  }
   const title = str("title", true)!;
   const layer = oneOf("layer", LAYERS, "L0-preprocess");
   const family = str("family", true)!;
@@ -247,7 +248,10 @@ export function validateRule(obj: unknown, source: string): Rule {
   const appliesTo = strList(obj, "applies_to", "applies_to");
   appliesTo?.forEach((k, i) => {
     if (!(FIELD_KINDS as readonly string[]).includes(k)) {
-      fail(`applies_to[${i}]`, `unknown field kind "${k}" (expected one of ${FIELD_KINDS.join(", ")})`);
+      fail(
+        `applies_to[${i}]`,
+        `unknown field kind "${k}" (expected one of ${FIELD_KINDS.join(", ")})`,
+      );
     }
   });
   const replacement = str("replacement", false);
@@ -257,7 +261,9 @@ export function validateRule(obj: unknown, source: string): Rule {
   const m = obj.match;
   if (!isObj(m)) return fail("match", "is required and must be a mapping");
   for (const k of Object.keys(m)) {
-    if (!MATCH_KEYS.has(k)) fail(`match.${k}`, `unknown field (expected one of ${[...MATCH_KEYS].join(", ")})`);
+    if (!MATCH_KEYS.has(k)) {
+      fail(`match.${k}`, `unknown field (expected one of ${[...MATCH_KEYS].join(", ")})`);
+    }
   }
   const view = m.view ?? "normalized";
   if (typeof view !== "string" || !(VIEWS as readonly string[]).includes(view)) {
@@ -289,7 +295,9 @@ export function validateRule(obj: unknown, source: string): Rule {
   const extra = (field: "require" | "forbid"): string | undefined => {
     const v = m[field];
     if (v === undefined) return undefined;
-    if (typeof v !== "string" || v === "") return fail(`match.${field}`, "must be a non-empty string");
+    if (typeof v !== "string" || v === "") {
+      return fail(`match.${field}`, "must be a non-empty string");
+    }
     try {
       new RegExp(v, (caseSensitive ? "" : "i") + (unicode ? "u" : ""));
     } catch (e) {
@@ -307,19 +315,25 @@ export function validateRule(obj: unknown, source: string): Rule {
     fail("match.context", "must be an integer from 0 to 1000");
   }
   const validate = m.validate;
-  if (validate !== undefined && typeof validate !== "string") fail("match.validate", "must be a string");
+  if (validate !== undefined && typeof validate !== "string") {
+    fail("match.validate", "must be a string");
+  }
   const redactType = m.redact_type;
   if (redactType !== undefined && typeof redactType !== "string") {
     fail("match.redact_type", "must be a string");
   }
-  if (action === "redact" && !redactType) fail("match.redact_type", "is required when action is redact");
+  if (action === "redact" && !redactType) {
+    fail("match.redact_type", "is required when action is redact");
+  }
 
   let tests: RuleTests | undefined;
   if (obj.tests !== undefined) {
     const t = obj.tests;
     if (!isObj(t)) return fail("tests", "must be a mapping with match and no_match");
     for (const k of Object.keys(t)) {
-      if (k !== "match" && k !== "no_match") fail(`tests.${k}`, "unknown field (expected match, no_match)");
+      if (k !== "match" && k !== "no_match") {
+        fail(`tests.${k}`, "unknown field (expected match, no_match)");
+      }
     }
     const rawMatch = t.match ?? [];
     if (!Array.isArray(rawMatch)) return fail("tests.match", "must be a list");
@@ -329,7 +343,9 @@ export function validateRule(obj: unknown, source: string): Rule {
         return fail(`tests.match[${i}]`, "must be a string or a mapping with a string `input`");
       }
       for (const k of Object.keys(c)) {
-        if (!["input", "output", "kind"].includes(k)) fail(`tests.match[${i}].${k}`, "unknown field");
+        if (!["input", "output", "kind"].includes(k)) {
+          fail(`tests.match[${i}].${k}`, "unknown field");
+        }
       }
       if (c.output !== undefined && typeof c.output !== "string") {
         fail(`tests.match[${i}].output`, "must be a string");
@@ -385,7 +401,9 @@ export function validateRuleSet(entries: readonly { obj: unknown; source: string
   return entries.map(({ obj, source }) => {
     const r = validateRule(obj, source);
     const prev = seen.get(r.id);
-    if (prev) throw new RuleError(`${source}: rule "${r.id}": id: duplicate of the rule in ${prev}`);
+    if (prev) {
+      throw new RuleError(`${source}: rule "${r.id}": id: duplicate of the rule in ${prev}`);
+    }
     seen.set(r.id, source);
     return r;
   });
