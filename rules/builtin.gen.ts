@@ -322,9 +322,12 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         "\\b(?:debug|developer|dev|god|admin|administrator|maintenance|jailbreak|jailbroken|unrestricted|dan|sudo|root|test(?:ing)?|unsafe|unfiltered)[ \\t]{1,3}mode[ \\t]{0,3}(?:(?:is|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3})?(?:enabled|activated|active|engaged|unlocked)(?=[ \\t]{0,3}(?:[:.!;]|$|\\n|,?[ \\t]{1,3}(?:you|all|ignore|safety|restrictions|tool|the assistant)\\b))(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?:]?",
         "\\b(?:tool|safety|security|content|usage|access|all|your|the|assistant)[ \\t]{1,3}(?:restrictions|limitations|limits|checks|filters|guardrails|safeguards|policies|rules|guidelines)[ \\t]{1,3}(?:(?:are|have been|were|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3}|temporarily[ \\t]{1,3})?(?:lifted|removed|disabled|suspended|bypassed|deactivated|waived|revoked|off|turned off)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
-        "\\b(?:tool|function)[ \\t]{1,3}(?:descriptions?|definitions?|instructions?|documentation|schemas?)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,60}?\\b(?:(?:are|is|were|have been|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3}|all[ \\t]{1,3}|therefore[ \\t]{1,3})?(?:outdated|out of (?:sync|date)|obsolete|wrong|incorrect|invalid|suspended|void|revoked|compromised|tampered|deprecated|not (?:to be )?(?:trusted|valid|accurate|correct)|untrusted|no longer (?:valid|apply|applicable|accurate)|contain(?:s|ing)? (?:errors|mistakes|inaccuracies|malicious|bugs))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:tool|function)[ \\t]{1,3}(?:descriptions?|definitions?|instructions?|documentation|schemas?)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:(?:tool|function)\\b(?:[ \\t]{1,3}[\\w`'\"-]{1,40})?[ \\t]{1,3}(?:is|has been)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|approved|unlocked|whitelisted|permitted|allowed|safe to (?:use|call|run|execute))|(?:i am|i'm|we are|we're|hereby)[ \\t]{1,3}authori[sz]ing[ \\t]{1,3}you|you[ \\t]{1,3}(?:are|have been)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|you[ \\t]{1,3}have[ \\t]{1,3}been[ \\t]{1,3}(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|(?:emergency|admin|master|override)[ \\t]{1,3}(?:override[ \\t]{1,3})?code[ \\t]{1,3}(?:activated|accepted|entered|verified))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
         "\\b(?:you[ \\t]{1,3}are[ \\t]{1,3}now[ \\t]{1,3}(?:(?:a|an|the|my|operating as|acting as)[ \\t]{1,3}(?:[\\w-]{1,20}[ \\t]{1,3}){0,3}(?:assistant|ai|agent|bot|chatbot|model|persona|character|dan|admin|administrator|hacker)\\b|in[ \\t]{1,3}(?:debug|developer|dev|god|admin|jailbreak|jailbroken|unrestricted|dan|sudo|root|unsafe|unfiltered)[ \\t]{1,3}mode\\b)|you[ \\t]{1,3}(?:must|should|will|shall)[ \\t]{1,3}(?:now[ \\t]{1,3})?(?:operate|run|act|work|function)[ \\t]{1,3}in[ \\t]{1,3}(?:admin|administrative|administrator|developer|debug|god|unrestricted|maintenance|privileged|elevated|root|jailbreak)[ \\t]{1,3}mode\\b|from[ \\t]{1,3}now[ \\t]{1,3}on,?[ \\t]{1,3}you[ \\t]{1,3}(?:are|will|must|should|shall|have to)\\b|your[ \\t]{1,3}(?:new|real|true|actual|updated)[ \\t]{1,3}(?:task|instructions?|role|goal|objective|purpose|directive|mission)[ \\t]{1,3}(?:is|are)\\b|(?:new|updated|revised|real)[ \\t]{1,3}(?:system[ \\t]{1,3})?instructions?[ \\t]{0,3}:)(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+      ],
+      "require": [
+        "^(?!\\s{0,3}(?:tool|function)[ \\t]{1,3}(?:descriptions?|definitions?|instructions?|documentation|schemas?)\\b)|\\b(?:outdated|out[ \\t]{1,3}of[ \\t]{1,3}(?:sync|date)|suspended|revoked|compromised|tampered|not[ \\t]{1,3}(?:to[ \\t]{1,3}be[ \\t]{1,3})?(?:trusted|valid|accurate|correct)|untrusted|no[ \\t]{1,3}longer[ \\t]{1,3}(?:valid|apply|applicable|accurate)|contain(?:s|ing)?[ \\t]{1,3}(?:errors|mistakes|inaccuracies|malicious|bugs))\\b",
       ],
     },
     "marker": "false authority claim",
@@ -390,7 +393,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         "[\\u202a-\\u202c\\u2066-\\u2069]{1,64}",
       ],
-      "forbid": "[\\u0590-\\u08ff\\ufb1d-\\ufdff\\ufe70-\\ufefc]",
+      "forbid": [
+        "[\\u0590-\\u08ff\\ufb1d-\\ufdff\\ufe70-\\ufefc]",
+      ],
       "context": 40,
     },
     "replacement": "",
@@ -541,9 +546,12 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "user input",
       ],
       "patterns": [
-        "\\b(?:send|sends|forward|forwards|upload|uploads|post|posts|transmit|transmits|stream|streams|exfiltrate|exfiltrates|leak|leaks|share|shares)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,120}?\\b(?:(?:the|this|your|our|all|entire|full|complete|whole|previous|prior)[ \\t]{1,3}){0,2}(?:conversation(?:[ \\t]{1,3}(?:history|context|transcripts?|logs?|contents?))?|chat[ \\t]{1,3}(?:history|context|transcripts?|logs?|messages)|system[ \\t]{1,3}prompt|(?:previous|prior|all|user)[ \\t]{1,3}messages)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "\\b(?:send|sends|forward|forwards|upload|uploads|post|posts|transmit|transmits|stream|streams|exfiltrate|exfiltrates|leak|leaks|share|shares)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:conversation|chat)[ \\t]{1,3}(?:history|context|transcripts?|logs?)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,160}?\\b(?:sent|shared|streamed|uploaded|forwarded|transmitted|posted|leaked)[ \\t]{1,3}(?:to|with)[ \\t]{1,3}(?:an?[ \\t]{1,3}|the[ \\t]{1,3}|our[ \\t]{1,3})?(?:external|remote|third[- ]part(?:y|ies)|attacker|logging|analytics|https?://)(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:prompts|user[ \\t]{1,3}messages|user[ \\t]{1,3}inputs?|conversations|chat[ \\t]{1,3}(?:history|logs?|messages|transcripts?))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,80}?\\b(?:are|is|get|gets|will[ \\t]{1,3}be)[ \\t]{1,3}(?:also[ \\t]{1,3}|automatically[ \\t]{1,3}|continuously[ \\t]{1,3})?(?:sent|uploaded|forwarded|transmitted|shared|streamed|posted|exported)[ \\t]{1,3}(?:to|with)[ \\t]{1,3}(?:(?:our|an?|the|selected)[ \\t]{1,3})?(?:external|remote|third[- ]part(?:y|ies)|partners?|analytics|logging|telemetry|tracking|marketing|advertis\\w{0,6}|attacker)(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+      ],
+      "require": [
+        "\\b(?:(?:the|this|your|our|all|entire|full|complete|whole|previous|prior)[ \\t\\n]{1,3}){0,2}(?:conversation(?:[ \\t\\n]{1,3}(?:history|context|transcripts?|logs?|contents?))?|chat[ \\t\\n]{1,3}(?:history|context|transcripts?|logs?|messages)|system[ \\t\\n]{1,3}prompt|(?:previous|prior|all|user)[ \\t\\n]{1,3}messages)\\b",
       ],
     },
     "source": "rules/conversation-exfiltration.yaml",
@@ -605,22 +613,79 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "authorization",
       ],
       "patterns": [
-        "\\b(?:read|reading|cat|get|fetch|retrieve|extract|collect|grab|dump|print|output|include|attach|pass|provide|send|sends|upload|uploads|copy|exfiltrate|exfiltrates|leak|leaks|share|post|posts|transmit|transmits|forward|forwards|load the contents of|contents of|content of)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{3,22})(?<!\\b(?:is|are|be|been|was|were|being|gets|get|you|we|they|i|it|he|she|users?|which|that)[ \\t]{1,3}\\w{3,12})(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,80}?(?:~/|\\$home/|%userprofile%[\\\\/]|/home/[\\w.-]{1,32}/|/users/[\\w.-]{1,32}/|/root/|\\b|(?<![\\w.-]))(?:\\.ssh\\b(?!/(?:[\\w.-]{1,40}\\.pub|known_hosts|authorized_keys\\d?|config)\\b)|id_(?:rsa|dsa|ecdsa|ed25519)\\b(?!\\.pub)|\\.aws/(?:credentials|config)|\\.aws\\b|\\.config/gcloud|application_default_credentials\\.json|\\.kube/config|\\.docker/config\\.json|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.gnupg/(?:private-keys|secring)|/etc/shadow|login\\.keychain|keychain(?:-db)?\\b|claude_desktop_config\\.json|\\.claude\\.json|\\.claude/settings(?:\\.local)?\\.json|\\.cursor/mcp\\.json|\\.vscode/mcp\\.json|\\.codeium/windsurf/mcp_config\\.json|mcp_config\\.json|\\.mcp\\.json|wallet\\.dat|login data|cookies\\.sqlite)(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,300}[.!?]?",
-        "\\b(?:read|reads|cat|extract|collect|grab|dump|include|includes|attach|pass|passes|send|sends|upload|uploads|copy|copies|exfiltrate|exfiltrates|leak|leaks|post|posts|transmit|transmits|forward|forwards)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{3,22})(?<!\\b(?:is|are|be|been|was|were|being|gets|get|you|we|they|i|it|he|she|users?|which|that)[ \\t]{1,3}\\w{3,12})(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,80}?(?:\\*?\\.env\\b(?![.-]?(?:example|sample|template|dist|defaults?)\\b)|\\*\\.pem\\b|\\*\\.key\\b|\\*credentials?\\*|\\*secrets?\\*|private[ _-]?keys?\\b|ssh[ _-]keys?\\b|api[ _-]?keys?\\b|access[ _-]?tokens?\\b|session[ _-]?(?:tokens?|cookies?)\\b|bearer[ \\t]{1,3}tokens?\\b|authorization:?[ \\t]{1,3}(?:bearer|basic|token)\\b|(?:oauth|jwt|refresh|auth|session|github|slack|openai|aws)[ _-]tokens?\\b|passwords?\\b|credentials?\\b|secrets?\\b)(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,160}?(?:\\bto[ \\t\\n]{1,3}(?:https?://|www\\.|[\\w.-]{1,64}\\.(?:com|net|org|io|xyz|ru|cn|tk|top)\\b|(?:an?|the|our|my|this|their)[ \\t]{1,3}(?:remote|external|third[- ]party|attacker|backup|webhook|collection|logging|analytics)|attacker|remote|external|webhook|pastebin|ngrok|[\\w.+-]{1,64}@[\\w-]{1,64}\\.|(?:the[ \\t\\n]{1,3})?[\\w-]{1,40}[ \\t\\n]{1,3}(?:tool|endpoint|function|agent|webhook)\\b)|\\bas[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field|sidenote|note|input)\\b|\\b(?:in|into)[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field|request|query|header|body|payload)\\b)(?:[^.!?\\n]|[.!?](?=[\\w/~*])){0,200}[.!?]?",
+        "\\b(?:read|cat|retrieve|extract|collect|grab|dump|include|attach|pass|send|sends|upload|uploads|copy|exfiltrate|exfiltrates|leak|leaks|share|post|posts|transmit|transmits|forward|forwards|contents of|content of)\\b(?!-)(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{3,22})(?<!\\b(?:is|are|be|been|was|were|being|gets|get|you|we|they|i|it|he|she|users?|which|that)[ \\t]{1,3}\\w{3,12})(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,400}[.!?]?",
+        "\\b(?:read|cat|extract|collect|grab|dump|include|attach|pass|send|sends|upload|uploads|copy|exfiltrate|exfiltrates|leak|leaks|post|posts|transmit|transmits|forward|forwards)\\b(?!-)(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{3,22})(?<!\\b(?:is|are|be|been|was|were|being|gets|get|you|we|they|i|it|he|she|users?|which|that)[ \\t]{1,3}\\w{3,12})(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,400}[.!?]?",
+      ],
+      "require": [
+        "^(?:contents?[ \\t]{1,3}of|\\w{2,15})(?:[ \\t\\n]{1,3}(?:the|your|user's|users'|my|all|of|contents|content|files?|login|its|their|entire|full|a|copy|private|ssh|key|keys)\\b){0,5}[ \\t\\n]{1,3}[`'\\\"(<]?(?:~|\\$home|%userprofile%|/home/[\\w.-]{1,32}|/users/[\\w.-]{1,32}|/root)?[\\\\/]?(?:\\.ssh\\b(?!/(?:[\\w.-]{1,40}\\.pub|known_hosts|authorized_keys\\d?|config)\\b)|id_(?:rsa|dsa|ecdsa|ed25519)\\b(?!\\.pub)|\\.aws/(?:credentials|config)|\\.aws\\b|\\.config/gcloud|application_default_credentials\\.json|\\.kube/config|\\.docker/config\\.json|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.gnupg/(?:private-keys|secring)|/etc/shadow|login\\.keychain|keychain(?:-db)?\\b|claude_desktop_config\\.json|\\.claude\\.json|\\.claude/settings(?:\\.local)?\\.json|\\.cursor/mcp\\.json|\\.vscode/mcp\\.json|\\.codeium/windsurf/mcp_config\\.json|mcp_config\\.json|\\.mcp\\.json|wallet\\.dat|login data|cookies\\.sqlite)",
+        "^(?=[^\\n]{0,90}?(?:\\n[^\\n]{0,60}?)?(?:\\*?\\.env\\b(?![.-]?(?:example|sample|template|dist|defaults?)\\b)|\\*\\.pem\\b|\\*\\.key\\b|\\*credentials?\\*|\\*secrets?\\*|private[ _-]?keys?\\b|ssh[ _-]keys?\\b|api[ _-]?keys?\\b|access[ _-]?tokens?\\b|session[ _-]?(?:tokens?|cookies?)\\b|bearer[ \\t]{1,3}tokens?\\b|authorization:?[ \\t]{1,3}(?:bearer|basic|token)\\b|(?:oauth|jwt|refresh|auth|session|github|slack|openai|aws)[ _-]tokens?\\b|passwords?\\b|credentials?\\b|secrets?\\b))(?=[\\s\\S]{0,300}?(?:\\bto[ \\t\\n]{1,3}(?:https?://|www\\.|[\\w.-]{1,64}\\.(?:com|net|org|io|xyz|ru|cn|tk|top)\\b|(?:an?|the|our|my|this|their)[ \\t]{1,3}(?:remote|external|third[- ]party|attacker|backup|webhook|collection|logging|analytics)|attacker|remote|external|webhook|pastebin|ngrok|[\\w.+-]{1,64}@[\\w-]{1,64}\\.|(?:the[ \\t\\n]{1,3})?[\\w-]{1,40}[ \\t\\n]{1,3}(?:tool|endpoint|function|agent|webhook)\\b)|\\bas[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field|sidenote|note|input)\\b|\\b(?:in|into)[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field)\\b))",
       ],
     },
     "marker": "credential-seeking instruction",
     "source": "rules/credential-file-access.yaml",
   },
   {
+    "id": "credential-file-transfer",
+    "title":
+      'Credential file named, then sent elsewhere ("get ~/.claude.json and send it to \u2026")',
+    "layer": "L0-preprocess",
+    "family": "credential-seeking",
+    "severity": "critical",
+    "action": "neutralize",
+    "message":
+      "Text from a server names a credential store (SSH keys, cloud credentials, registry tokens, MCP client configuration) and in the same sentence asks for it to be sent, uploaded or passed to another place: a URL, an e-mail address, a remote server, a tool argument. This is how poisoned tools exfiltrate secrets. The instruction was replaced by a visible marker. Do not let the assistant open these files for this server.",
+    "references": [
+      "https://invariantlabs.ai/blog/mcp-security-notification-tool-poisoning-attacks",
+    ],
+    "falsepositives": [
+      "Backup tools that document where they copy a configuration file (the destination must be a URL, an address, a remote or external place, or a tool argument).",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        ".ssh",
+        "id_rsa",
+        "id_ed25519",
+        "id_ecdsa",
+        "id_dsa",
+        ".aws",
+        ".npmrc",
+        ".pypirc",
+        ".netrc",
+        "git-credentials",
+        ".kube",
+        "gcloud",
+        ".docker/config",
+        "keychain",
+        "claude_desktop_config",
+        ".claude.json",
+        "mcp.json",
+        "mcp_config",
+        ".gnupg",
+        "/etc/shadow",
+        "wallet.dat",
+        "login data",
+        "cookies.sqlite",
+      ],
+      "patterns": [
+        "(?<![\\w.~/$-])(?:(?:~|\\$home|/home/[\\w.-]{1,32}|/users/[\\w.-]{1,32}|/root)/|/)?(?:\\.ssh\\b(?!/(?:[\\w.-]{1,40}\\.pub|known_hosts|authorized_keys\\d?|config)\\b)|id_(?:rsa|dsa|ecdsa|ed25519)\\b(?!\\.pub)|\\.aws/(?:credentials|config)|\\.aws\\b|\\.config/gcloud|application_default_credentials\\.json|\\.kube/config|\\.docker/config\\.json|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.gnupg/(?:private-keys|secring)|/etc/shadow|login\\.keychain|keychain(?:-db)?\\b|claude_desktop_config\\.json|\\.claude\\.json|\\.claude/settings(?:\\.local)?\\.json|\\.cursor/mcp\\.json|\\.vscode/mcp\\.json|\\.codeium/windsurf/mcp_config\\.json|mcp_config\\.json|\\.mcp\\.json|wallet\\.dat|login data|cookies\\.sqlite)(?:[^.!?\\n]|[.!?](?=[\\w/~*])|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+      ],
+      "require": [
+        "^[^\\n]{0,120}?\\b(?:and|then|to)[ \\t]{1,3}(?:send|upload|post|forward|pass|include|attach|share|transmit|exfiltrate|leak|email)\\b(?=[\\s\\S]{0,200}?(?:\\bto[ \\t\\n]{1,3}(?:https?://|www\\.|[\\w.-]{1,64}\\.(?:com|net|org|io|xyz|ru|cn|tk|top)\\b|(?:an?|the|our|my|this|their)[ \\t]{1,3}(?:remote|external|third[- ]party|attacker|backup|webhook|collection|logging|analytics)|attacker|remote|external|webhook|pastebin|ngrok|[\\w.+-]{1,64}@[\\w-]{1,64}\\.|(?:the[ \\t\\n]{1,3})?[\\w-]{1,40}[ \\t\\n]{1,3}(?:tool|endpoint|function|agent|webhook)\\b)|\\bas[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field|sidenote|note|input)\\b|\\b(?:in|into)[ \\t]{1,3}(?:the[ \\t]{1,3}|a[ \\t]{1,3})?(?:['\"`]?[\\w-]{1,40}['\"`]?[ \\t]{1,3})?(?:argument|parameter|param|field)\\b))",
+      ],
+    },
+    "marker": "credential-seeking instruction",
+    "source": "rules/credential-file-transfer.yaml",
+  },
+  {
     "id": "credential-path-sweep",
-    "title": "Several credential files named together (reconnaissance sweep)",
+    "title": "A list of credential files (reconnaissance sweep)",
     "layer": "L0-preprocess",
     "family": "credential-seeking",
     "severity": "high",
     "action": "alert",
     "message":
-      'Text from a server names three or more credential stores close together (~/.ssh/id_rsa, ~/.aws/credentials, ~/.npmrc, ~/.docker/config.json, ~/.kube/config, MCP client configs\u2026), the shape of a request to read them all "for an audit" or "for hash verification". Nothing was changed; do not let the assistant read these files for this server.',
+      'Text from a server lists three or more credential stores one after the other (~/.ssh/id_rsa, ~/.aws/credentials, ~/.npmrc, ~/.docker/config.json, ~/.kube/config, MCP client configs\u2026), the shape of a request to read them all "for an audit" or "for hash verification". Nothing was changed; do not let the assistant read these files for this server.',
     "references": [
       "https://genai.owasp.org/resource/owasp-top-10-for-agentic-applications-for-2026/",
     ],
@@ -649,7 +714,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "id_ed25519",
       ],
       "patterns": [
-        "(?:~/|/|\\b|(?<![\\w.-]))(?<a>\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)[\\s\\S]{1,200}?(?:~/|/|\\b|(?<![\\w.-]))(?!\\k<a>)(?<b>\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)[\\s\\S]{1,200}?(?:~/|/|\\b|(?<![\\w.-]))(?!\\k<a>)(?!\\k<b>)(?:\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud\\b|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)",
+        "(?:~|\\$home|/home/[\\w.-]{1,32}|/root)?/?(?:\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)`?(?:[ \\t]{0,3}(?:[,;]|\\n[ \\t]{0,6}(?:\\d{1,2}[.)]|[-*\u2022])?)[ \\t]{0,3}`?(?:~|\\$home|/home/[\\w.-]{1,32}|/root)?/?(?:\\.ssh/id_\\w{2,10}|\\.aws/credentials|\\.npmrc|\\.pypirc|\\.netrc|\\.git-credentials|\\.kube/config|\\.docker/config\\.json|\\.config/gcloud|\\.config/gh/hosts\\.yml|claude_desktop_config\\.json|\\.claude\\.json|\\.cursor/mcp\\.json|/etc/shadow|/etc/passwd)`?){2,12}",
       ],
     },
     "source": "rules/credential-path-sweep.yaml",
@@ -688,12 +753,11 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "ncat",
         "netcat",
         "/dev/tcp",
-        "mkfifo",
       ],
       "patterns": [
         "\\brm[ \\t]{1,3}-(?:rf|fr|r[ \\t]{1,3}-f|f[ \\t]{1,3}-r)[ \\t]{1,3}(?:--no-preserve-root[ \\t]{1,3})?(?:/|~/?|\\$home/?|\\*)(?=[\\s'\"`);|&]|$)",
         "(?:/etc/(?:passwd|shadow)|\\.ssh/id_\\w{2,10}|\\.aws/credentials)[^|\\n]{0,80}\\|[ \\t]{0,3}(?:nc|ncat|netcat|curl|wget|socat)\\b",
-        "\\b(?:bash|sh)[ \\t]{1,3}-i[ \\t]{1,3}>&[ \\t]{0,2}/dev/tcp/|/dev/tcp/[\\w.-]{1,253}/\\d{1,5}|\\bmkfifo\\b[^\\n]{0,80}\\b(?:nc|ncat|netcat)\\b",
+        "\\b(?:bash|sh)[ \\t]{1,3}-i[ \\t]{1,3}>&[ \\t]{0,2}/dev/tcp/|/dev/tcp/[\\w.-]{1,253}/\\d{1,5}",
       ],
     },
     "source": "rules/dangerous-command.yaml",
@@ -775,7 +839,13 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "concatenate",
       ],
       "patterns": [
-        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:todo[ \\t]{0,2}:[ \\t]{0,3})?(?:(?:and|then|so|also|next|now|first|finally|afterwards|after that|additionally|lastly)[ \\t,]{1,3})?(?:please[ \\t]{1,3}|now[ \\t]{1,3}|then[ \\t]{1,3}|also[ \\t]{1,3}|first[ \\t,]{1,3})?(?:send|forward|email|e-mail|post|upload|share|transfer|concatenate|copy|leak|delegate|hand off|submit)\\b(?!(?:[^.!?\\n]){0,80}?\\b(?:submissions|subscribe|subscription|unsubscribe|feedback|questions|comments|bug reports?|inquiries|enquiries|resumes?|applications|patches|pull requests|issues)\\b)(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,200}?\\b(?:to|at)[ \\t\\n]{1,3}(?:my[ \\t]{1,3}(?:new[ \\t]{1,3})?(?:email|e-mail|address|account|server|website|site|endpoint)|the\\s{1,8}(?:(?:external|remote|analytics|logging|collection|audit|backup|tracking|third-party|partner|attacker)[\\w-]{0,20}\\s{1,8})?(?:website|url|endpoint|webhook)\\b|the\\s{1,8}(?:external|remote|analytics|logging|collection|audit|backup|tracking|third-party|partner|attacker)[\\w-]{0,20}\\s{1,8}(?:server|service|agent)\\b|['\"`]?[\\w.+-]{1,64}@[\\w-]{1,64}\\.[\\w.-]{2,30}|(?:https?://|www\\.)[\\w.-]{1,253})(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "(?:^|[\\n.!?:])[ \\t\\\"'*>-]{0,4}(?<span>(?:todo[ \\t]{0,2}:[ \\t]{0,3})?(?:(?:and|so|next|finally|afterwards|after that|additionally|lastly)[ \\t,]{1,3})?(?:(?:please|now|then|also|first)[ \\t,]{1,3})?(?:send|forward|email|e-mail|post|upload|share|transfer|concatenate|copy|leak|delegate|hand off|submit)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?)",
+      ],
+      "require": [
+        "\\b(?:to|at)[ \\t\\n]{1,3}(?:my[ \\t]{1,3}(?:new[ \\t]{1,3})?(?:email|e-mail|address|account|server|website|site|endpoint)|the\\s{1,8}(?:(?:external|remote|analytics|logging|collection|audit|backup|tracking|third-party|partner|attacker)[\\w-]{0,20}\\s{1,8})?(?:website|url|endpoint|webhook)\\b|the\\s{1,8}(?:external|remote|analytics|logging|collection|audit|backup|tracking|third-party|partner|attacker)[\\w-]{0,20}\\s{1,8}(?:server|service|agent)\\b|['\"`]?[\\w.+-]{1,64}@[\\w-]{1,64}\\.[\\w.-]{2,30}|(?:https?://|www\\.)[\\w.-]{1,253})",
+      ],
+      "forbid": [
+        "\\b(?:submissions|subscribe|subscription|unsubscribe|feedback|questions|comments|bug reports?|inquiries|enquiries|resumes?|applications|patches|pull requests|issues)\\b",
       ],
     },
     "source": "rules/exfiltration-instruction.yaml",
@@ -841,8 +911,23 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         "<!--(?:(?!-->|<!--)[^]){0,4000}(?:-->)?",
       ],
-      "require":
-        "(?:ignore\\s{1,5}(?:all\\s{1,5}|any\\s{1,5}|the\\s{1,5}|your\\s{1,5})?(?:previous|prior|above|earlier|preceding|safety|user|instructions?|guidelines|rules)|(?:system|hidden|secret|important|critical|special|additional|new)\\s{0,5}(?:instructions?|prompt|message|directive|override)|\\b(?:assistant|llm|claude|chatgpt|gpt-?\\d|copilot)\\b|\\bai\\s{1,3}(?:model|agent|assistant|system)s?\\b|\\b(?:do\\s{1,5}not|don.?t|never)\\s{1,5}(?:tell|inform|mention|reveal|disclose|notify|alert|show)\\b|\\bwithout\\s{1,5}(?:telling|informing|notifying|asking|mentioning)\\b|\\b(?:secretly|covertly)\\b|\\bexfiltrat|\\bexecute\\s{0,3}(?::|the\\s{1,5}following|this\\s{1,5}command)|\\b(?:curl|wget)\\s|~/\\.(?:ssh|aws|npmrc|netrc|docker)|\\bid_(?:rsa|ed25519|ecdsa)\\b|/etc/(?:passwd|shadow)|<\\s{0,3}/?\\s{0,3}(?:important|system|instructions?|secret|hidden)\\s{0,3}>|\\byou\\s{1,5}(?:are\\s{1,5}now|must\\s{1,5}(?:now|always|first|also|immediately))\\b)",
+      "require": [
+        "ignore\\s{1,5}(?:all\\s{1,5}|any\\s{1,5}|the\\s{1,5}|your\\s{1,5})?(?:previous|prior|above|earlier|preceding|safety|user|instructions?|guidelines|rules)",
+        "(?:system|hidden|secret|important|critical|special|additional|new)\\s{0,5}(?:instructions?|prompt|message|directive|override)",
+        "\\b(?:assistant|llm|claude|chatgpt|gpt-?\\d|copilot)\\b",
+        "\\bai\\s{1,3}(?:model|agent|assistant|system)s?\\b",
+        "\\b(?:do\\s{1,5}not|don.?t|never)\\s{1,5}(?:tell|inform|mention|reveal|disclose|notify|alert|show)\\b",
+        "\\bwithout\\s{1,5}(?:telling|informing|notifying|asking|mentioning)\\b",
+        "\\b(?:secretly|covertly)\\b",
+        "\\bexfiltrat",
+        "\\bexecute\\s{0,3}(?::|the\\s{1,5}following|this\\s{1,5}command)",
+        "\\b(?:curl|wget)\\s",
+        "~/\\.(?:ssh|aws|npmrc|netrc|docker)",
+        "\\bid_(?:rsa|ed25519|ecdsa)\\b",
+        "/etc/(?:passwd|shadow)",
+        "<\\s{0,3}/?\\s{0,3}(?:important|system|instructions?|secret|hidden)\\s{0,3}>",
+        "\\byou\\s{1,5}(?:are\\s{1,5}now|must\\s{1,5}(?:now|always|first|also|immediately))\\b",
+      ],
     },
     "marker": "hidden instruction in HTML comment",
     "source": "rules/html-comments.yaml[0]",
@@ -879,7 +964,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         "<!--(?:(?!-->|<!--)[^]){0,4000}(?:-->)?",
       ],
-      "require": "\\b[a-z]{2,40}[\\s,.:;]{1,10}[a-z]{2,40}[\\s,.:;]{1,10}[a-z]{2,40}\\b",
+      "require": [
+        "\\b[a-z]{2,40}[\\s,.:;]{1,10}[a-z]{2,40}[\\s,.:;]{1,10}[a-z]{2,40}\\b",
+      ],
     },
     "marker": "HTML comment",
     "source": "rules/html-comments.yaml[1]",
@@ -930,7 +1017,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       ],
       "patterns": [
         "(?<![\\\"'\u201c\u2018`])\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|neglect|set aside|pay no attention to|stop following)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing|previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b){0,4}[ \\t\\n]{1,3}\\w{0,3}(?:instruct|nstruct|intsruct|guideline|directive|guidance|programming|guardrail|safeguard)\\w{0,8}|(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing)\\b){0,4}[ \\t\\n]{1,3}(?:previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b(?:[ \\t\\n]{1,3}(?:\\w{1,15}))?[ \\t\\n]{1,3}(?:rules?|prompts?|context|messages?|conversation|constraints?|restrictions?|polic(?:y|ies)|training|directions?|descriptions?|tasks?|orders?|commands?|settings|limitations?|checks?))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
-        "\\b(?:ignore|disregard|forget)[ \\t]{1,3}(?:everything|all|anything|whatever)[ \\t]{1,3}(?:(?:that|else)[ \\t]{1,3})?(?:you(?:'ve| have)?[ \\t]{1,3}(?:were[ \\t]{1,3}|have been[ \\t]{1,3}|been[ \\t]{1,3})?(?:told|given|instructed|taught|asked)|(?:i|we)[ \\t]{1,3}(?:told|said|gave|asked)|(?:above|before|previously|earlier|so far))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "\\b(?:ignore|disregard|forget)[ \\t]{1,3}(?:everything|all|anything|whatever)[ \\t]{1,3}(?:(?:that|else)[ \\t]{1,3})?(?:you(?:'ve|[ \\t]{1,3}have|[ \\t]{1,3}were)?[ \\t]{1,3}(?:been[ \\t]{1,3})?(?:told|given|instructed|taught|asked)|(?:i|we)[ \\t]{1,3}(?:told|said|gave|asked)|(?:above|before|previously|earlier|so far))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "(?:\\bignor(?:e|ez|er)[ \\t]{1,3}(?:toutes[ \\t]{1,3})?(?:les|vos)[ \\t]{1,3}(?:instructions|consignes)[ \\t]{1,3}(?:pr[\u00e9e]c[\u00e9e]dentes|ant[\u00e9e]rieures)|\\bignor(?:a|e|en|ad)[ \\t]{1,3}(?:todas[ \\t]{1,3})?(?:las|tus|as|suas)[ \\t]{1,3}(?:instrucciones|instru[\u00e7c][\u00f5o]es)[ \\t]{1,3}(?:anteriores|previas)|\\bignora[ \\t]{1,3}(?:tutte[ \\t]{1,3})?le[ \\t]{1,3}istruzioni[ \\t]{1,3}precedenti|\\bignorier(?:e|en)[ \\t]{1,3}(?:sie[ \\t]{1,3})?(?:alle[ \\t]{1,3})?(?:vorherigen|bisherigen|vorigen|obigen)[ \\t]{1,3}(?:anweisungen|instruktionen|befehle)|\\bnegeer[ \\t]{1,3}(?:alle[ \\t]{1,3})?(?:vorige|eerdere)[ \\t]{1,3}instructies|\u5ffd\u7565(?:\u4e4b\u524d|\u4ee5\u4e0a|\u5148\u524d|\u4e0a\u9762)(?:\u7684)?(?:\u6240\u6709)?(?:\u6307\u4ee4|\u6307\u793a|\u8bf4\u660e)|(?:\u4ee5\u524d|\u3053\u308c\u307e\u3067|\u4e0a\u8a18)\u306e(?:\u3059\u3079\u3066\u306e)?\u6307\u793a\u3092\u7121\u8996|\u0438\u0433\u043d\u043e\u0440\u0438\u0440\u0443\u0439(?:\u0442\u0435)?[ \\t]{1,3}(?:\u0432\u0441\u0435[ \\t]{1,3})?(?:\u043f\u0440\u0435\u0434\u044b\u0434\u0443\u0449\u0438\u0435|\u043f\u0440\u0435\u0436\u043d\u0438\u0435)[ \\t]{1,3}(?:\u0438\u043d\u0441\u0442\u0440\u0443\u043a\u0446\u0438\u0438|\u0443\u043a\u0430\u0437\u0430\u043d\u0438\u044f))(?:[^.!?\\n\u3002]|[.!?](?=\\S)){0,300}[.!?\u3002]?",
         "\\b(?:override|overriding|bypass|bypassing|disable|disabling|deactivate|turn off|circumvent|lift|suspend|skip)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:[ \\t]{1,3}(?:all|any|the|your|my|these|those|previous|prior|existing|current)\\b){0,2}[ \\t]{1,3}(?:safety|security|content|system|tool|ethical|moderation)[ \\t]{1,3}(?:checks?|filters?|guidelines|rules|restrictions|protocols?|measures|guardrails|policies|instructions|prompts?|settings|limits|safeguards)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
       ],
@@ -1067,7 +1154,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "severity": "medium",
     "action": "neutralize",
     "message":
-      "Zero-width or invisible formatting characters (zero-width space, word joiner, invisible operators, Hangul fillers, a byte-order mark inside text, joiners between Latin letters) were removed. They split words to slip past filters or encode hidden bits, and a person cannot see them.",
+      "Zero-width or invisible formatting characters (zero-width space, word joiner, invisible operators, Hangul fillers, a byte-order mark inside text, joiners between Latin letters) were removed. They split words to slip past filters or encode hidden bits, and a person cannot see them. Single joiners and zero-width spaces are only removed after Latin, Greek or Cyrillic text (or at the start); in other scripts they have a typographic job.",
     "references": [
       "https://www.promptfoo.dev/blog/invisible-unicode-threats/",
     ],
@@ -1094,8 +1181,8 @@ export const BUILTIN_RULES: readonly Rule[] = [
       ],
       "patterns": [
         "[\\u200b-\\u200d\\u2060-\\u2064\\ufeff]{2,256}",
-        "[\\u200b\\u2060-\\u2064\\u180e\\u115f\\u1160\\u3164\\uffa0]",
-        "(?<=[\\x00-\\u052f])[\\u200c\\u200d]",
+        "[\\u115f\\u1160\\u3164\\uffa0]",
+        "(?<=^|[\\x00-\\u052f])[\\u200b-\\u200d\\u2060-\\u2064\\u180e]",
         "(?<!^)\\ufeff",
       ],
     },
@@ -1129,8 +1216,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
         '!\\[[^\\[\\]\\n]{0,300}\\]\\(\\s{0,8}<?(?:https?:)?//[^\\s()<>]{1,1500}(?:\\s{1,8}"[^"\\n]{0,200}")?\\)?',
         "<img\\b[^<>]{0,300}?\\bsrc\\s{0,3}=\\s{0,3}[\"']?(?:https?:)?//[^<>]{0,1800}>?",
       ],
-      "require":
+      "require": [
         "[=/](?:\\{[^{}\\s()]{0,60}\\}|\\$\\{|\\$[A-Z_]{3,40}|%7[Bb]|%24%7[Bb]|%3[Cc]|<[A-Za-z_]|\\[[A-Z_]{2,40}\\])|[?&](?:data|secret|password|passwd|pwd|creds?|credentials?|conversation|chat|history|prompt|exfil|leak|payload|ssn|apikey|api_key|private_?key|stolen|memory|cookie)=",
+      ],
     },
     "marker": "data-carrying image link",
     "source": "rules/markdown-exfil.yaml[0]",
@@ -1158,8 +1246,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         "(?<=^|\\n)[ \\t]{0,3}\\[[^\\[\\]\\n]{1,300}\\]:[ \\t]{0,8}<?(?:https?:)?//[^\\s<>]{1,1500}>?",
       ],
-      "require":
+      "require": [
         "[=/](?:\\{[^{}\\s()]{0,60}\\}|\\$\\{|\\$[A-Z_]{3,40}|%7[Bb]|%24%7[Bb]|%3[Cc]|<[A-Za-z_]|\\[[A-Z_]{2,40}\\])|[?&](?:data|secret|password|passwd|pwd|creds?|credentials?|conversation|chat|history|prompt|exfil|leak|payload|ssn|apikey|api_key|private_?key|stolen|memory|cookie)=",
+      ],
     },
     "marker": "data-carrying reference link",
     "source": "rules/markdown-exfil.yaml[1]",
@@ -1187,8 +1276,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         '(?<!!)\\[[^\\[\\]\\n]{0,300}\\]\\(\\s{0,8}<?(?:https?:)?//[^\\s()<>]{1,1500}(?:\\s{1,8}"[^"\\n]{0,200}")?\\)?',
       ],
-      "require":
+      "require": [
         "[?&](?:data|secret|password|passwd|pwd|creds?|credentials?|conversation|chat|history|prompt|exfil|leak|payload|ssn|apikey|api_key|private_?key|stolen|memory|cookie|token|key)=(?:\\{|\\$|%7[Bb]|%24|<|%3[Cc]|\\[)",
+      ],
     },
     "marker": "data-carrying link",
     "source": "rules/markdown-exfil.yaml[2]",
@@ -1220,7 +1310,9 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "patterns": [
         "\\b(?:tracking|invisible|hidden|1x1|transparent|spy)[ \\t]{0,3}(?:pixel|image|img|gif|png)s?\\b[^\\n]{0,240}",
       ],
-      "require": "\\b(?:append|add|include|insert|embed|render|attach|put|place)\\b",
+      "require": [
+        "\\b(?:append|add|include|insert|embed|render|attach|put|place)\\b",
+      ],
       "context": 100,
     },
     "marker": "tracking-pixel instruction",
@@ -1257,7 +1349,10 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "every",
       ],
       "patterns": [
-        "(?<=(?:^|[\\n.!?:])[ \\t\"'*>-]{0,4})(?:please[ \\t]{1,3}|now[ \\t]{1,3}|also[ \\t]{1,3})?(?:add|include|integrate|insert|incorporate|append|prepend|mention|encode|encrypt|translate|rewrite|write|format|begin|start|end|finish|conclude|sign|embed|feature|recommend|promote|state|claim|put|respond|reply|answer|make|use|provide|give|place|attach)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,200}?\\b(?:your|every)[ \\t]{1,3}(?:future[ \\t]{1,3}|subsequent[ \\t]{1,3})?(?:response|reply|answer|output|summary|final answer|responses|replies|answers)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "(?:^|[\\n.!?:])[ \\t\\\"'*>-]{0,4}(?<span>(?:(?:please|now|also)[ \\t]{1,3})?(?:add|include|integrate|insert|incorporate|append|prepend|mention|encode|encrypt|translate|rewrite|write|format|begin|start|end|finish|conclude|sign|embed|feature|recommend|promote|state|claim|put|respond|reply|answer|make|use|provide|give|place|attach)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?)",
+      ],
+      "require": [
+        "\\b(?:your|every)[ \\t\\n]{1,3}(?:future[ \\t\\n]{1,3}|subsequent[ \\t\\n]{1,3})?(?:response|reply|answer|output|summary|final answer|responses|replies|answers)\\b",
       ],
     },
     "source": "rules/response-directive.yaml",
@@ -1682,7 +1777,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "://",
       ],
       "patterns": [
-        "\\b[a-z][a-z0-9+.-]{1,20}://[^\\s:/?#@\\\"'<>]{1,128}:(?<span>[^\\s/?#@\\\"'<>]{1,256})@[\\w.-]{1,253}",
+        "(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{1,20}://[^\\s:/?#@\\\"'<>]{1,128}:(?<span>[^\\s/?#@\\\"'<>]{1,256})@[\\w.-]{1,253}",
       ],
       "validate": "url_password",
       "redact_type": "password",
@@ -1728,10 +1823,50 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "impersonat",
       ],
       "patterns": [
-        "\\b(?:harvest(?:s|ing)?[ \\t]{1,3}(?:user[ \\t]{1,3})?(?:credentials|passwords|logins|cookies|tokens)|phishing(?<!(?:detect|detects|detecting|detection|block|blocks|blocking|prevent|prevents|against|report|reports|flag|flags|identify|identifies|scan|scans|for|anti)\\b[ \\t-]{1,3}(?:[\\w-]{1,15}[ \\t]{1,3}){0,2}phishing)|social[ \\t]{1,3}engineering[ \\t]{1,3}attacks?|impersonate[ \\t]{1,3}trusted|exploit(?:s|ing)?[ \\t]{1,3}(?:\\w{1,30}[ \\t]{1,3}){0,2}\\(?cve-\\d{4}-\\d{3,7}|exploit(?:s|ing)?[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:vulnerabilit(?:y|ies)|victim)|(?:for|to)[ \\t]{1,3}cracking\\b|crack(?:s|ing)?[ \\t]{1,3}(?:wpa|wifi|passwords?|hashes|handshakes)|capture[ \\t]{1,3}wpa|(?:extract|steal|dump)(?:s|ing)?[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:browser[ \\t]{1,3}(?:history|cookies|passwords)|session[ \\t]{1,3}(?:data|cookies|tokens)|saved[ \\t]{1,3}passwords)|malicious[ \\t]{1,3}(?:symlinks?|payloads?|archives?|macros?|code)|keylogg(?:er|ing)|ransomware|install(?:s|ing)?[ \\t]{1,3}(?:a[ \\t]{1,3})?backdoor)",
+        "\\bharvest(?:s|ing)?[ \\t]{1,3}(?:user[ \\t]{1,3})?(?:credentials|passwords|logins|cookies|tokens)\\b",
+        "\\bphishing[ \\t]{1,3}(?:techniques|attacks?|campaigns?|kits?|pages?|emails?)\\b|\\bsocial[ \\t]{1,3}engineering[ \\t]{1,3}attacks?\\b|\\bimpersonate[ \\t]{1,3}trusted\\b",
+        "\\bexploit(?:s|ing)?[ \\t]{1,3}(?:the[ \\t]{1,3}vulnerabilit(?:y|ies)|vulnerabilit(?:y|ies)|victims?)\\b",
+        "\\bexploit(?:s|ing)?[ \\t]{1,3}(?:[a-z][\\w-]{0,39}[ \\t]{1,3})?\\(?cve-\\d{4}-\\d{3,7}",
+        "\\b(?:for[ \\t]{1,3}cracking|crack(?:s|ing)?[ \\t]{1,3}(?:wpa|wifi|passwords?|hashes|handshakes)|capture[ \\t]{1,3}wpa)\\b",
+        "\\b(?:extract|steal|dump)(?:s|ing)?[ \\t]{1,3}(?:the[ \\t]{1,3})?(?:browser[ \\t]{1,3}(?:history|cookies|passwords)|session[ \\t]{1,3}(?:data|cookies|tokens)|saved[ \\t]{1,3}passwords)\\b",
+        "\\b(?:malicious[ \\t]{1,3}(?:symlinks?|payloads?|archives?|macros?|code)|keylogg(?:er|ing)|ransomware|install(?:s|ing)?[ \\t]{1,3}(?:a[ \\t]{1,3})?backdoor)\\b",
       ],
+      "forbid": [
+        "\\b(?:detect|block|prevent|against|report|flag|identif|scan|anti)\\w{0,4}[ \\t-]{1,3}(?:[a-z]{1,15}[ \\t]{1,3})?phishing",
+      ],
+      "context": 40,
     },
     "source": "rules/self-declared-malicious-capability.yaml",
+  },
+  {
+    "id": "smac5-hidden-block",
+    "title": "<HIDDEN>/<SECRET>/<ADMIN> block with an instruction inside",
+    "layer": "L0-preprocess",
+    "family": "hidden-instructions",
+    "severity": "critical",
+    "action": "neutralize",
+    "message":
+      "A closed <HIDDEN>, <SECRET>, <URGENT>, <ADMIN> or <OVERRIDE> block with prose inside appeared in text that reaches the AI model: a way to pass instructions that the user is not meant to notice (SMAC-5). The whole block was replaced by a visible marker. Review the server.",
+    "references": [
+      "https://invariantlabs.ai/blog/mcp-security-notification-tool-poisoning-attacks",
+    ],
+    "falsepositives": [
+      "UI components with the same names (MUI <Hidden>) are not matched: the block must be closed and start with prose, not markup or a JSX expression.",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "<",
+      ],
+      "patterns": [
+        "<\\s{0,3}(?:hidden|secret|urgent|admin|override)(?:\\s[^<>]{0,200})?>(?=\\s{0,40}[^\\s<{])(?:[^<]|<(?![\\s/]{0,7}(?:hidden|secret|urgent|admin|override)\\b)){0,8000}(?:<\\s{0,3}/\\s{0,3}(?:hidden|secret|urgent|admin|override)\\s{0,3}>)?",
+      ],
+      "require": [
+        "<\\s{0,3}/\\s{0,3}(?:hidden|secret|urgent|admin|override)\\s{0,3}>$",
+      ],
+    },
+    "marker": "hidden instruction block",
+    "source": "rules/smac5-hidden-block.yaml",
   },
   {
     "id": "smac5-important-block",
@@ -1755,8 +1890,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "<",
       ],
       "patterns": [
-        "<\\s{0,3}(important|system[_ -]?(?:prompt|message|note|override|instructions?)|admin[_ -]?(?:override|note|message|instructions?)|hidden[_ -]?(?:instructions?|note|message)|secret[_ -]?(?:instructions?|note|message)|ai[_ -]?(?:instructions?|note)|assistant[_ -]?(?:instructions?|note)|(?:critical|mandatory)[_ -]?instructions?)(?:\\s[^<>]{0,200})?>(?:[\\s\\S]{0,8000}?<\\s{0,3}/\\s{0,3}\\1\\s{0,3}>|[\\s\\S]{0,8000})",
-        "<\\s{0,3}(hidden|secret|urgent|admin|override)(?:\\s[^<>]{0,200})?>(?=\\s{0,40}[^\\s<{])[\\s\\S]{0,8000}?<\\s{0,3}/\\s{0,3}\\1\\s{0,3}>",
+        "<\\s{0,3}(?:important|system[_ -]?(?:prompt|message|note|override|instructions?)|admin[_ -]?(?:override|note|message|instructions?)|hidden[_ -]?(?:instructions?|note|message)|secret[_ -]?(?:instructions?|note|message)|ai[_ -]?(?:instructions?|note)|assistant[_ -]?(?:instructions?|note)|(?:critical|mandatory)[_ -]?instructions?)(?:\\s[^<>]{0,200})?>(?:[^<]|<(?![\\s/]{0,7}(?:important|system[_ -]?(?:prompt|message|note|override|instructions?)|admin[_ -]?(?:override|note|message|instructions?)|hidden[_ -]?(?:instructions?|note|message)|secret[_ -]?(?:instructions?|note|message)|ai[_ -]?(?:instructions?|note)|assistant[_ -]?(?:instructions?|note)|(?:critical|mandatory)[_ -]?instructions?)\\b)){0,8000}(?:<\\s{0,3}/\\s{0,3}(?:important|system[_ -]?(?:prompt|message|note|override|instructions?)|admin[_ -]?(?:override|note|message|instructions?)|hidden[_ -]?(?:instructions?|note|message)|secret[_ -]?(?:instructions?|note|message)|ai[_ -]?(?:instructions?|note)|assistant[_ -]?(?:instructions?|note)|(?:critical|mandatory)[_ -]?instructions?)\\s{0,3}>)?",
       ],
     },
     "marker": "hidden instruction block",
@@ -1796,8 +1930,11 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "your configuration",
       ],
       "patterns": [
-        "\\b(?:include|includes|reveal|print|output|repeat|share|disclose|send|paste|provide|list|dump|show|return|append|attach|write|copy|tell me|give me|state|recite|echo)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?:[ \\t\\n]{1,3}(?:your|the|its|all|complete|full|entire|exact|verbatim|original|current|own|of|and|a|copy)\\b){1,5}[ \\t\\n]{1,3}(?:system[ \\t\\n]{1,3}(?:prompt|instructions?|message)|initial[ \\t\\n]{1,3}(?:prompt|instructions)|hidden[ \\t\\n]{1,3}(?:prompt|instructions)|instructions[ \\t\\n]{1,3}(?:you[ \\t\\n]{1,3}(?:were|have been)[ \\t\\n]{1,3}given)|(?:list[ \\t\\n]{1,3}of[ \\t\\n]{1,3})?(?:available[ \\t\\n]{1,3})?tools?[ \\t\\n]{1,3}(?:manifest|list|definitions|names[ \\t\\n]{1,3}and[ \\t\\n]{1,3}descriptions)|list[ \\t\\n]{1,3}of[ \\t\\n]{1,3}(?:available[ \\t\\n]{1,3})?tools|(?:mcp[ \\t\\n]{1,3})?server[ \\t\\n]{1,3}urls|connected[ \\t\\n]{1,3}(?:mcp[ \\t\\n]{1,3})?servers?)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "\\b(?:include|includes|reveal|print|output|repeat|share|disclose|send|paste|provide|list|dump|show|return|append|attach|write|copy|tell me|give me|state|recite|echo)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "(?<=(?:^|\\n)[ \\t]{0,8}(?:[-*\u2022]|\\d{1,2}[.)])[ \\t]{1,3})your[ \\t]{1,3}(?:complete[ \\t]{1,3}|full[ \\t]{1,3}|entire[ \\t]{1,3}|exact[ \\t]{1,3})?(?:system[ \\t]{1,3}(?:prompt|instructions?)|instructions|configuration)\\b[^\\n]{0,200}",
+      ],
+      "require": [
+        "\\b(?:your|the|its|complete|full|entire|exact|verbatim|original|current)[ \\t\\n]{1,3}(?:(?:complete|full|entire|exact|verbatim|original|current|own)[ \\t\\n]{1,3})?(?:system[ \\t\\n]{1,3}(?:prompt|instructions?|message)|initial[ \\t\\n]{1,3}(?:prompt|instructions)|hidden[ \\t\\n]{1,3}(?:prompt|instructions)|tool[ \\t\\n]{1,3}manifest|list[ \\t\\n]{1,3}of[ \\t\\n]{1,3}(?:available[ \\t\\n]{1,3})?tools)\\b|\\b(?:mcp[ \\t\\n]{1,3})?server[ \\t\\n]{1,3}urls\\b|\\bconnected[ \\t\\n]{1,3}(?:mcp[ \\t\\n]{1,3})?servers?\\b",
       ],
     },
     "marker": "system-prompt extraction request",

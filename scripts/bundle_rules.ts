@@ -3,7 +3,8 @@
  * built-in rules as code and never read files. Run after editing a rule:
  *
  *     deno run -A scripts/bundle_rules.ts            # regenerate rules/builtin.gen.ts
- *     deno run -A scripts/bundle_rules.ts --recheck  # also refresh the ReDoS verdicts
+ *     deno run -A scripts/bundle_rules.ts --recheck  # also analyse regexes new since the last run
+ *     deno run -A scripts/bundle_rules.ts --recheck-all  # re-analyse every regex
  *
  * `tests/rules_test.ts` fails when the generated module is stale; `tests/rules_linear_test.ts`
  * runs `npm:recheck` on every pattern whose safe verdict is not in
@@ -36,8 +37,13 @@ export function ruleRegexes(rules: readonly Rule[]): RuleRegex[] {
     const flags = "g" + (m.case_sensitive ? "" : "i") + (m.unicode ? "u" : "");
     return [
       ...m.patterns.map((source, i) => ({ rule: r.id, role: `patterns[${i}]`, source, flags })),
-      ...(m.require ? [{ rule: r.id, role: "require", source: m.require, flags }] : []),
-      ...(m.forbid ? [{ rule: r.id, role: "forbid", source: m.forbid, flags }] : []),
+      ...(m.require ?? []).map((source, i) => ({
+        rule: r.id,
+        role: `require[${i}]`,
+        source,
+        flags,
+      })),
+      ...(m.forbid ?? []).map((source, i) => ({ rule: r.id, role: `forbid[${i}]`, source, flags })),
     ];
   });
 }
@@ -132,14 +138,29 @@ export async function generate(): Promise<string> {
   return await formatTs(renderModule(bundledRules(readRuleFiles())));
 }
 
-/** Recheck every regex of `rules` and write the safe verdicts; returns the unsafe ones. */
-export function refreshVerdicts(rules: readonly Rule[]): string[] {
+/**
+ * Recheck every regex of `rules` not analysed before (all of them with `all`) and cache the
+ * verdicts: `safe`, `unknown` (recheck timed out: the complexity test decides) or `vulnerable`
+ * (the linear test fails on it). Returns the verdicts that are not safe.
+ */
+export function refreshVerdicts(rules: readonly Rule[], all = false): string[] {
+  let old: Record<string, string> = {};
+  try {
+    old = all ? {} : JSON.parse(Deno.readTextFileSync(VERDICTS));
+  } catch { /* no cache yet */ }
   const safe: Record<string, string> = {};
   const bad: string[] = [];
   for (const re of ruleRegexes(rules)) {
+    const key = verdictKey(re);
+    const before = old[key];
+    if (before) {
+      safe[key] = before; // kept: the same regex was analysed before (stale keys are dropped)
+      if (!before.startsWith("safe ")) bad.push(before);
+      continue;
+    }
     const v = recheck(re);
-    if (v.status === "safe") safe[verdictKey(re)] = `${re.rule} ${re.role}`;
-    else bad.push(`${re.rule} ${re.role}: ${v.status} (${v.summary})`);
+    safe[key] = `${v.status} ${re.rule} ${re.role}${v.status === "safe" ? "" : `: ${v.summary}`}`;
+    if (v.status !== "safe") bad.push(safe[key]);
   }
   const sorted = Object.fromEntries(Object.entries(safe).sort(([a], [b]) => a.localeCompare(b)));
   Deno.writeTextFileSync(VERDICTS, JSON.stringify(sorted, null, 2) + "\n");
@@ -151,8 +172,8 @@ if (import.meta.main) {
   Deno.writeTextFileSync(GENERATED, text);
   const rules = bundledRules(readRuleFiles());
   console.log(`wrote ${GENERATED.pathname} (${rules.length} rules)`);
-  if (Deno.args.includes("--recheck")) {
-    const bad = refreshVerdicts(rules);
+  if (Deno.args.includes("--recheck") || Deno.args.includes("--recheck-all")) {
+    const bad = refreshVerdicts(rules, Deno.args.includes("--recheck-all"));
     console.log(`wrote ${VERDICTS.pathname}`);
     for (const b of bad) console.log(`  not safe: ${b}`);
   }

@@ -150,8 +150,16 @@ export function looksLikePath(s: string): boolean {
  * ```
  */
 export function candidatePaths(raw: string, host: PathHost): string[] {
-  if (raw.length === 0 || raw.length > MAX_PATH_LENGTH || raw.includes("\0")) return [];
+  if (raw.length === 0 || raw.length > MAX_PATH_LENGTH) return [];
+  // File APIs stop at (or refuse) a NUL: judge what comes before it.
+  const nul = raw.indexOf("\0");
+  if (nul >= 0) raw = raw.slice(0, nul);
+  if (raw.length === 0) return [];
   const forms = new Set<string>();
+  // Windows separators: also judge the form with forward slashes (`C:\\u\\.ssh\\x`).
+  if (raw.includes("\\")) {
+    for (const f of candidatePaths(raw.replaceAll("\\", "/"), host)) forms.add(f);
+  }
   const fromUri = fileUriToPath(raw);
   if (fromUri !== undefined) forms.add(absolutize(fromUri, host));
   else if (/^[a-z][a-z0-9+.-]{1,20}:\/\//i.test(raw)) return []; // another scheme: not a local path

@@ -122,7 +122,10 @@ const CREDENTIAL_DIRS: Record<string, string> = {
 export function sensitiveLocation(path: string, home: string): SensitiveMatch | undefined {
   const p = path.toLowerCase();
   const h = normalizePosix(home).toLowerCase();
-  const segs = p.split("/").filter((s) => s !== "");
+  // Windows ignores trailing dots and spaces in names (`.git./config.` is `.git/config`).
+  const segs = p.split("/").filter((s) => s !== "").map((s) =>
+    s === "." || s === ".." ? s : s.replace(/[. ]{1,64}$/, "")
+  );
   const base = segs[segs.length - 1] ?? "";
 
   for (let i = 0; i < segs.length; i++) {

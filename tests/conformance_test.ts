@@ -21,8 +21,13 @@ async function conformance(url: string, cwd: string): Promise<Record<string, num
   }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   const passed: Record<string, number> = {};
-  for (const m of text.matchAll(/^[✓✗] (\S+): (\d+) passed, (\d+) failed/gm)) passed[m[1]] = Number(m[2]);
-  assert.ok(Object.keys(passed).length > 0, `no summary in the conformance output:\n${text.slice(-2000)}`);
+  for (const m of text.matchAll(/^[✓✗] (\S+): (\d+) passed, (\d+) failed/gm)) {
+    passed[m[1]] = Number(m[2]);
+  }
+  assert.ok(
+    Object.keys(passed).length > 0,
+    `no summary in the conformance output:\n${text.slice(-2000)}`,
+  );
   return passed;
 }
 
@@ -33,9 +38,18 @@ Deno.test({
   fn: async () => {
     await using dir = await tempDir();
     await using ev = await startEverything();
-    await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--quiet", "--url", ev.url]);
+    await using gw = await startServe([
+      "--state-dir",
+      `${dir.path}/state`,
+      "--quiet",
+      "--url",
+      ev.url,
+    ]);
     // Both runs at once (each has its own sessions): the suite spends most of its time waiting.
-    const [direct, proxied] = await Promise.all([conformance(ev.url, dir.path), conformance(gw.url, dir.path)]);
+    const [direct, proxied] = await Promise.all([
+      conformance(ev.url, dir.path),
+      conformance(gw.url, dir.path),
+    ]);
     const lost = Object.keys(direct).filter((k) => (proxied[k] ?? 0) < direct[k]);
     assert.deepEqual(lost, [], `checks lost through the gateway: ${lost.join(", ")}`);
     const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);

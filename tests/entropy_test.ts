@@ -350,3 +350,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test("entropy: adversarial 200 KB inputs are digested (one linear pass)", () => {
+  const inputs = [
+    "A".repeat(200_000),
+    "aB3+".repeat(50_000),
+    "%41".repeat(60_000),
+    "a".repeat(19) + " ".repeat(1) + "b".repeat(19),
+    ("x".repeat(64) + "\n").repeat(3_000),
+    "sha512-".repeat(30_000),
+    ("line \t \t\t \n").repeat(15_000),
+    "data:".repeat(40_000) + ",",
+  ];
+  for (const s of inputs) {
+    const out = entropy.scan(field(s), CTX, ENV, []);
+    assert.ok(Array.isArray(out));
+  }
+});

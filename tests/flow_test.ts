@@ -197,6 +197,11 @@ Deno.test("flow: tokens expire after the window, and the namespace stays bounded
   result(d, a, `newer 123e4567-e89b-12d3-a456-426614174000 ${GH}`);
   assert.ok(store.list(FLOW_NS_PREFIX + "s1").length <= 3);
   assert.ok(call(d, b, "post", { body: GH })?.findings.length, "the most recent survives");
+  // Tokens the client sends are bounded the same way.
+  call(d, b, "post", {
+    body: "AbCdEfGh12345678XyZw 9f86d081884c7d659a2feaa0c55ad0ff ORD-2024-99999",
+  });
+  assert.ok(store.list(FLOW_NS_PREFIX + "s1").length <= 3);
 });
 
 Deno.test("flow: a 1 MB English response costs at most three store calls and few tokens", () => {
@@ -210,7 +215,7 @@ Deno.test("flow: a 1 MB English response costs at most three store calls and few
   assert.equal(store.list(FLOW_NS_PREFIX + "s1").length, 1, "only the secret is remembered");
   store.calls = 0;
   call(d, env(store, "b"), "post", { body: big });
-  assert.ok(store.calls <= 2, `store calls: ${store.calls}`);
+  assert.ok(store.calls <= 3, `store calls: ${store.calls}`);
 });
 
 Deno.test("flow: resources/read results are sources; resources/read and prompts/get requests are sinks", () => {
@@ -303,4 +308,18 @@ Deno.test({
       Deno.removeSync(t, { recursive: true });
     }
   },
+});
+
+Deno.test("flow: namespaces of ended client sessions are expired by later sessions", () => {
+  const store = new MemoryStore();
+  let t = 1_000_000;
+  const d = createFlowDetector({ windowMs: 60_000 });
+  const old = { ...env(store, "a", {}, () => t), session: "old" };
+  result(d, old, `token ${GH}`);
+  assert.equal(store.list(FLOW_NS_PREFIX + "old").length, 1);
+  t += 120_000;
+  const fresh = { ...env(store, "a", {}, () => t), session: "new" };
+  result(d, fresh, `token ${SECRET}`);
+  assert.equal(store.list(FLOW_NS_PREFIX + "old").length, 0);
+  assert.deepEqual(store.namespaces(FLOW_NS_PREFIX), [FLOW_NS_PREFIX + "new"]);
 });

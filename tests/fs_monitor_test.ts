@@ -8,6 +8,7 @@ import {
   snapshotConfigs,
   snapshotDir,
   startSessionMonitor,
+  type Watch,
 } from "../src/adapters/fs_monitor.ts";
 import { existsSync } from "node:fs";
 import { runRestore } from "../src/cli/restore.ts";
@@ -15,6 +16,21 @@ import { DEFAULT_CONFIG } from "../src/config.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import { connect, FILESYSTEM, SDK_TEST } from "./helpers.ts";
 import type { Finding } from "../src/types.ts";
+
+/** The Deno watcher, as the proxy's runtime adapter provides it. */
+const denoWatch: Watch = (paths, recursive, onEvent) => {
+  const w = Deno.watchFs([...paths], { recursive });
+  (async () => {
+    try {
+      for await (const e of w) onEvent({ kind: e.kind, paths: e.paths });
+    } catch { /* closed */ }
+  })();
+  return () => {
+    try {
+      w.close();
+    } catch { /* already closed */ }
+  };
+};
 
 /** Wait (bounded) until `pred` holds; file events are asynchronous. */
 async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -142,6 +158,7 @@ Deno.test("FsMonitor (real Deno.watchFs): sensitive write attributed to the call
     roots: () => [`${t}/proj`],
     inFlight: () => calls.inFlight(),
     report: (f) => found.push(f),
+    watch: denoWatch,
   });
   try {
     const snaps = mon.start();
@@ -230,6 +247,7 @@ Deno.test({
       server: { name: "fs", key: "fs#1" },
       stateDir: `${t}/state`,
       report: (f) => found.push(f),
+      watch: denoWatch,
     });
     // The server directly, no proxy: what the monitor sees if a write slipped past the pre-flight.
     const client = await connect([...FILESYSTEM, `${t}/proj`], { capabilities: false });

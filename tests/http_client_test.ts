@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { connect, PROXY, SDK_TEST, tempDir } from "./helpers.ts";
 import { startEverything, startFlakyServer } from "./fixtures/flaky_http_server.ts";
 import { expandEnv, parseHeaderArgs, redactUrl } from "../src/transports/http_client.ts";
@@ -18,7 +23,10 @@ async function direct(url: string): Promise<Client> {
     { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } },
   );
   client.setRequestHandler(ElicitRequestSchema, () => ({ action: "decline" }));
-  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: "file:///tmp", name: "tmp" }] }));
+  client.setRequestHandler(
+    ListRootsRequestSchema,
+    () => ({ roots: [{ uri: "file:///tmp", name: "tmp" }] }),
+  );
   client.setRequestHandler(CreateMessageRequestSchema, () => ({
     role: "assistant",
     content: { type: "text", text: "sampled answer" },
@@ -30,15 +38,30 @@ async function direct(url: string): Promise<Client> {
 }
 
 /** The proxy on stdio with its own state dir and audit log. */
-async function viaProxy(url: string, dir: string, extra: string[] = [], env: Record<string, string> = {}) {
-  return await connect([...PROXY, "--state-dir", `${dir}/state`, "--audit-log", `${dir}/audit.jsonl`, ...extra, "--url", url], {
+async function viaProxy(
+  url: string,
+  dir: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+) {
+  return await connect([
+    ...PROXY,
+    "--state-dir",
+    `${dir}/state`,
+    "--audit-log",
+    `${dir}/audit.jsonl`,
+    ...extra,
+    "--url",
+    url,
+  ], {
     env,
     stderr: "pipe",
   });
 }
 
 Deno.test("sse: parser rebuilds events split anywhere, CRLF, multi-line data, ids and retry", () => {
-  const text = `: comment\r\nid: 7\r\nretry: 25\r\ndata: {"a":\r\ndata: 1}\r\n\r\n` + encodeEvent('{"b":\n2}', "8") + "event: endpoint\ndata: /m?x=1\n\n";
+  const text = `: comment\r\nid: 7\r\nretry: 25\r\ndata: {"a":\r\ndata: 1}\r\n\r\n` +
+    encodeEvent('{"b":\n2}', "8") + "event: endpoint\ndata: /m?x=1\n\n";
   for (const size of [1, 2, 3, 5, 7, 64, 10_000]) {
     const p = new SseParser();
     const events = [];
@@ -57,15 +80,22 @@ Deno.test("sse: parser rebuilds events split anywhere, CRLF, multi-line data, id
 
 Deno.test("http client: headers expand ${ENV}, refuse managed names, and URLs are logged without secrets", () => {
   const env = (n: string) => ({ TOKEN: "s3cret" } as Record<string, string>)[n];
-  assert.deepEqual(parseHeaderArgs(["Authorization: Bearer ${TOKEN}", "X-Team:  blue "], env), { Authorization: "Bearer s3cret", "X-Team": "blue" });
+  assert.deepEqual(parseHeaderArgs(["Authorization: Bearer ${TOKEN}", "X-Team:  blue "], env), {
+    Authorization: "Bearer s3cret",
+    "X-Team": "blue",
+  });
   assert.throws(() => parseHeaderArgs(["Mcp-Session-Id: x"], env), /managed/);
   assert.throws(() => parseHeaderArgs(["nocolon"], env), /Name: value/);
   assert.throws(() => expandEnv("${MISSING}", env), /MISSING/);
-  assert.equal(redactUrl("https://user:pw@host.example/mcp?key=abc&x=1"), "https://host.example/mcp?key=…&x=…");
+  assert.equal(
+    redactUrl("https://user:pw@host.example/mcp?key=abc&x=1"),
+    "https://host.example/mcp?key=…&x=…",
+  );
 });
 
 Deno.test({
-  name: "http client: the SDK over stdio through --url sees what a direct HTTP client sees (server-everything)",
+  name:
+    "http client: the SDK over stdio through --url sees what a direct HTTP client sees (server-everything)",
   ...SDK_TEST,
   fn: async () => {
     await using ev = await startEverything();
@@ -74,19 +104,37 @@ Deno.test({
     const b = await viaProxy(ev.url, dir.path);
     try {
       const [ta, tb] = [await a.listTools(), await b.listTools()];
-      assert.deepEqual(tb.tools.map((t: { name: string }) => t.name), ta.tools.map((t: { name: string }) => t.name));
+      assert.deepEqual(
+        tb.tools.map((t: { name: string }) => t.name),
+        ta.tools.map((t: { name: string }) => t.name),
+      );
       assert.deepEqual(tb, ta);
       assert.deepEqual(await b.listPrompts(), await a.listPrompts());
-      assert.deepEqual(await b.callTool({ name: "echo", arguments: { message: "héllo ✓" } }), await a.callTool({ name: "echo", arguments: { message: "héllo ✓" } }));
-      assert.deepEqual(await b.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } }), await a.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } }));
+      assert.deepEqual(
+        await b.callTool({ name: "echo", arguments: { message: "héllo ✓" } }),
+        await a.callTool({ name: "echo", arguments: { message: "héllo ✓" } }),
+      );
+      assert.deepEqual(
+        await b.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } }),
+        await a.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } }),
+      );
       // A server→client request (sampling) arrives on the POST's SSE stream and is answered.
-      const sa = await a.callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi", maxTokens: 5 } });
-      const sb = await b.callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi", maxTokens: 5 } });
+      const sa = await a.callTool({
+        name: "trigger-sampling-request",
+        arguments: { prompt: "hi", maxTokens: 5 },
+      });
+      const sb = await b.callTool({
+        name: "trigger-sampling-request",
+        arguments: { prompt: "hi", maxTokens: 5 },
+      });
       assert.deepEqual(sb, sa);
       assert.match(JSON.stringify(sb), /sampled answer/);
       const ra = await a.listResources();
       const rb = await b.listResources();
-      assert.deepEqual(rb.resources.map((r: { uri: string }) => r.uri), ra.resources.map((r: { uri: string }) => r.uri));
+      assert.deepEqual(
+        rb.resources.map((r: { uri: string }) => r.uri),
+        ra.resources.map((r: { uri: string }) => r.uri),
+      );
       const uri = ra.resources[0].uri;
       assert.deepEqual(await b.readResource({ uri }), await a.readResource({ uri }));
     } finally {
@@ -109,18 +157,31 @@ Deno.test({
       const resumesDirect = server.stats.resumes.length;
       assert.equal(resumesDirect >= 1, true, "the direct SDK client resumed");
 
-      const b = await viaProxy(server.url, dir.path, ["--header", "X-Api-Key: ${FLAKY_KEY}"], { FLAKY_KEY: "k-123456789-secret" });
+      const b = await viaProxy(server.url, dir.path, ["--header", "X-Api-Key: ${FLAKY_KEY}"], {
+        FLAKY_KEY: "k-123456789-secret",
+      });
       const progress: number[] = [];
-      const viaResult = await b.callTool({ name: "slow", arguments: {} }, undefined, { onprogress: (p: { progress: number }) => progress.push(p.progress) });
+      const viaResult = await b.callTool({ name: "slow", arguments: {} }, undefined, {
+        onprogress: (p: { progress: number }) => progress.push(p.progress),
+      });
       assert.deepEqual(viaResult, directResult);
-      assert.equal(server.stats.resumes.length > resumesDirect, true, "the proxy resumed with Last-Event-ID");
+      assert.equal(
+        server.stats.resumes.length > resumesDirect,
+        true,
+        "the proxy resumed with Last-Event-ID",
+      );
       assert.deepEqual(progress, [1], "the progress notification sent before the drop arrived");
       assert.equal(server.stats.headers["x-api-key"], "k-123456789-secret");
-      assert.ok(server.stats.protocolVersions.length > 0, "MCP-Protocol-Version sent after initialize");
+      assert.ok(
+        server.stats.protocolVersions.length > 0,
+        "MCP-Protocol-Version sent after initialize",
+      );
       const deletes = server.stats.deletes;
       await b.close();
       // The proxy ends the session when the client goes.
-      for (let i = 0; i < 100 && server.stats.deletes === deletes; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && server.stats.deletes === deletes; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       assert.equal(server.stats.deletes, deletes + 1);
       const audit = await Deno.readTextFile(`${dir.path}/audit.jsonl`).catch(() => "");
       assert.doesNotMatch(audit, /k-123456789-secret/);
@@ -131,7 +192,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "http client: JSON responses, server requests on the POST stream, and a poisoned tool description neutralised",
+  name:
+    "http client: JSON responses, server requests on the POST stream, notifications on the GET stream, a poisoned tool description neutralised",
   ...SDK_TEST,
   fn: async () => {
     for (const json of [false, true]) {
@@ -143,11 +205,29 @@ Deno.test({
         const echo = tools.find((t: { name: string }) => t.name === "echo")!;
         assert.doesNotMatch(echo.description!, /id_rsa/);
         assert.match(echo.description!, /mcp-watchdog removed/);
-        assert.deepEqual(await b.callTool({ name: "echo", arguments: { text: "x" } }), { content: [{ type: "text", text: "Echo: x" }] });
+        assert.deepEqual(await b.callTool({ name: "echo", arguments: { text: "x" } }), {
+          content: [{ type: "text", text: "Echo: x" }],
+        });
         if (!json) {
-          assert.deepEqual(await b.callTool({ name: "ask", arguments: {} }), { content: [{ type: "text", text: "model said: sampled answer" }] });
+          // A notification on the standalone GET stream reaches the client.
+          let changed!: () => void;
+          const seen = new Promise<void>((r) => changed = r);
+          b.setNotificationHandler(ToolListChangedNotificationSchema, () => changed());
+          for (let i = 0; i < 50; i++) {
+            const r = await b.callTool({ name: "notify", arguments: {} }) as {
+              content: { text: string }[];
+            };
+            if (r.content[0].text === "sent on GET: true") break;
+            await new Promise((r) => setTimeout(r, 20)); // the GET stream opens after initialized
+          }
+          await seen;
+          assert.deepEqual(await b.callTool({ name: "ask", arguments: {} }), {
+            content: [{ type: "text", text: "model said: sampled answer" }],
+          });
         }
-        const big = await b.callTool({ name: "big", arguments: { bytes: 200_000 } }) as { content: { text: string }[] };
+        const big = await b.callTool({ name: "big", arguments: { bytes: 200_000 } }) as {
+          content: { text: string }[];
+        };
         assert.equal(big.content[0].text.length, 200_000);
         await b.close();
         const audit = await Deno.readTextFile(`${dir.path}/audit.jsonl`);
@@ -160,7 +240,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "http client: falls back to the legacy HTTP+SSE transport (fixture and server-everything sse)",
+  name:
+    "http client: falls back to the legacy HTTP+SSE transport (fixture and server-everything sse)",
   ...SDK_TEST,
   fn: async () => {
     const server = await startFlakyServer({ legacy: true, poison: true });
@@ -168,8 +249,13 @@ Deno.test({
     try {
       const b = await viaProxy(server.url, dir.path);
       const { tools } = await b.listTools();
-      assert.match(tools.find((t: { name: string }) => t.name === "echo")!.description!, /mcp-watchdog removed/);
-      assert.deepEqual(await b.callTool({ name: "ask", arguments: {} }), { content: [{ type: "text", text: "model said: sampled answer" }] });
+      assert.match(
+        tools.find((t: { name: string }) => t.name === "echo")!.description!,
+        /mcp-watchdog removed/,
+      );
+      assert.deepEqual(await b.callTool({ name: "ask", arguments: {} }), {
+        content: [{ type: "text", text: "model said: sampled answer" }],
+      });
       await b.close();
     } finally {
       await server.close();

@@ -7,7 +7,11 @@
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { connect, EVERYTHING, SDK_TEST, tempDir } from "./helpers.ts";
 import { startEverything, startFlakyServer, startServe } from "./fixtures/flaky_http_server.ts";
 
@@ -23,8 +27,13 @@ async function httpClient(url: string, headers: Record<string, string> = {}): Pr
     stopReason: "endTurn",
   }));
   client.setRequestHandler(ElicitRequestSchema, () => ({ action: "decline" }));
-  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: "file:///tmp", name: "tmp" }] }));
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  client.setRequestHandler(
+    ListRootsRequestSchema,
+    () => ({ roots: [{ uri: "file:///tmp", name: "tmp" }] }),
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }),
+  );
   return client;
 }
 
@@ -34,22 +43,30 @@ async function sameAnswers(a: Client, b: Client): Promise<void> {
   assert.deepEqual(tb, ta);
   assert.deepEqual(await b.listPrompts(), await a.listPrompts());
   const calls: [string, Record<string, unknown>][] = [
-    ["echo", { message: "héllo ✓ \u2028 \"quoted\"" }],
+    ["echo", { message: 'héllo ✓ \u2028 "quoted"' }],
     ["get-sum", { a: 2, b: 40 }],
     ["trigger-sampling-request", { prompt: "hi", maxTokens: 5 }],
     ["get-roots-list", {}],
     ["trigger-elicitation-request", {}],
   ];
   for (const [name, args] of calls) {
-    assert.deepEqual(await b.callTool({ name, arguments: args }), await a.callTool({ name, arguments: args }), name);
+    assert.deepEqual(
+      await b.callTool({ name, arguments: args }),
+      await a.callTool({ name, arguments: args }),
+      name,
+    );
   }
   const ra = await a.listResources();
   assert.deepEqual(await b.listResources(), ra);
-  assert.deepEqual(await b.readResource({ uri: ra.resources[0].uri }), await a.readResource({ uri: ra.resources[0].uri }));
+  assert.deepEqual(
+    await b.readResource({ uri: ra.resources[0].uri }),
+    await a.readResource({ uri: ra.resources[0].uri }),
+  );
 }
 
 Deno.test({
-  name: "serve: in front of a stdio server, an SDK HTTP client sees what a direct stdio client sees",
+  name:
+    "serve: in front of a stdio server, an SDK HTTP client sees what a direct stdio client sees",
   ...SDK_TEST,
   fn: async () => {
     await using dir = await tempDir();
@@ -60,7 +77,10 @@ Deno.test({
     try {
       await sameAnswers(a, b);
       // A second client session has its own server process and session.
-      assert.deepEqual(await c.callTool({ name: "echo", arguments: { message: "two" } }), await a.callTool({ name: "echo", arguments: { message: "two" } }));
+      assert.deepEqual(
+        await c.callTool({ name: "echo", arguments: { message: "two" } }),
+        await a.callTool({ name: "echo", arguments: { message: "two" } }),
+      );
     } finally {
       await a.close();
       await b.close();
@@ -70,7 +90,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "serve --url: in front of a Streamable HTTP server, an SDK HTTP client sees what a direct one sees",
+  name:
+    "serve --url: in front of a Streamable HTTP server, an SDK HTTP client sees what a direct one sees",
   ...SDK_TEST,
   fn: async () => {
     await using dir = await tempDir();
@@ -87,11 +108,31 @@ Deno.test({
   },
 });
 
-const JSON_SSE = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+const JSON_SSE = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+};
+const INIT = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "t", version: "1" },
+  },
+};
 
-async function post(url: string, body: unknown, headers: Record<string, string> = JSON_SSE): Promise<{ status: number; headers: Headers; text: string }> {
-  const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = JSON_SSE,
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
@@ -123,7 +164,9 @@ function messages(text: string): Record<string, unknown>[] {
     return Array.isArray(v) ? v : [v];
   }
   return t.split(/\n\n/).flatMap((ev) => {
-    const data = ev.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+    const data = ev.split("\n").filter((l) => l.startsWith("data:")).map((l) =>
+      l.slice(5).trimStart()
+    ).join("\n");
     if (!data) return [];
     const v = JSON.parse(data);
     return Array.isArray(v) ? v : [v];
@@ -139,9 +182,13 @@ Deno.test({
     try {
       await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", server.url]);
       const url = gw.url;
-      const err = (text: string) => (JSON.parse(text) as { error: { code: number; message: string } }).error;
+      const err = (text: string) =>
+        (JSON.parse(text) as { error: { code: number; message: string } }).error;
 
-      let r = await post(url, INIT, { "content-type": "application/json", accept: "application/json" });
+      let r = await post(url, INIT, {
+        "content-type": "application/json",
+        accept: "application/json",
+      });
       assert.equal(r.status, 406);
       assert.equal(err(r.text).code, -32000);
       r = await post(url, INIT, { "content-type": "text/plain", accept: JSON_SSE.accept });
@@ -151,13 +198,20 @@ Deno.test({
       assert.equal(err(r.text).code, -32700);
       r = await post(url, { jsonrpc: "2.0", id: 2, method: "tools/list" });
       assert.equal(r.status, 400, "no session and not an initialize");
-      r = await post(url, { jsonrpc: "2.0", id: 2, method: "tools/list" }, { ...JSON_SSE, "mcp-session-id": "nope" });
+      r = await post(url, { jsonrpc: "2.0", id: 2, method: "tools/list" }, {
+        ...JSON_SSE,
+        "mcp-session-id": "nope",
+      });
       assert.equal(r.status, 404);
       assert.equal(err(r.text).code, -32001);
       r = await post(url, INIT, { ...JSON_SSE, origin: "http://evil.example" });
       assert.equal(r.status, 403);
       assert.equal(await rawStatus(url, "evil.example"), 403, "DNS rebinding: foreign Host");
-      assert.equal(await rawStatus(url, `localhost:${new URL(url).port}`), 400, "a loopback Host passes the check");
+      assert.equal(
+        await rawStatus(url, `localhost:${new URL(url).port}`),
+        400,
+        "a loopback Host passes the check",
+      );
       const put = await fetch(url, { method: "PUT", body: "{}" });
       await put.body?.cancel();
       assert.equal(put.status, 405);
@@ -185,7 +239,9 @@ Deno.test({
       assert.doesNotMatch(task.result.content[0].text, /id_rsa/);
       assert.match(task.result.content[0].text, /mcp-watchdog removed/);
       assert.deepEqual(got.find((m) => m.id === 11), { jsonrpc: "2.0", id: 11, result: {} });
-      const wrongAccept = await fetch(url, { headers: { accept: "application/json", "mcp-session-id": sid } });
+      const wrongAccept = await fetch(url, {
+        headers: { accept: "application/json", "mcp-session-id": sid },
+      });
       await wrongAccept.body?.cancel();
       assert.equal(wrongAccept.status, 406);
       const del = await fetch(url, { method: "DELETE", headers: { "mcp-session-id": sid } });
@@ -201,21 +257,37 @@ Deno.test({
 });
 
 Deno.test({
-  name: "serve: --auth-token is required, --allow-origin admits a browser origin, poisoned tools are neutralised",
+  name:
+    "serve: --auth-token is required, --allow-origin admits a browser origin, poisoned tools are neutralised",
   ...SDK_TEST,
   fn: async () => {
     const server = await startFlakyServer({ poison: true });
     await using dir = await tempDir();
     try {
       await using gw = await startServe(
-        ["--state-dir", `${dir.path}/state`, "--audit-log", `${dir.path}/audit.jsonl`, "--auth-token", "${GW_TOKEN}", "--allow-origin", "https://app.example", "--url", server.url],
+        [
+          "--state-dir",
+          `${dir.path}/state`,
+          "--audit-log",
+          `${dir.path}/audit.jsonl`,
+          "--auth-token",
+          "${GW_TOKEN}",
+          "--allow-origin",
+          "https://app.example",
+          "--url",
+          server.url,
+        ],
         { GW_TOKEN: "tok-0123456789abcdef" },
       );
       let r = await post(gw.url, INIT);
       assert.equal(r.status, 401);
       r = await post(gw.url, INIT, { ...JSON_SSE, authorization: "Bearer wrong" });
       assert.equal(r.status, 401);
-      r = await post(gw.url, INIT, { ...JSON_SSE, authorization: "Bearer tok-0123456789abcdef", origin: "https://app.example" });
+      r = await post(gw.url, INIT, {
+        ...JSON_SSE,
+        authorization: "Bearer tok-0123456789abcdef",
+        origin: "https://app.example",
+      });
       assert.equal(r.status, 200);
       assert.equal(r.headers.get("access-control-allow-origin"), "https://app.example");
 
@@ -225,7 +297,9 @@ Deno.test({
         const echo = tools.find((t: { name: string }) => t.name === "echo")!;
         assert.doesNotMatch(echo.description!, /id_rsa/);
         assert.match(echo.description!, /mcp-watchdog removed/);
-        const big = await client.callTool({ name: "big", arguments: { bytes: 300_000 } }) as { content: { text: string }[] };
+        const big = await client.callTool({ name: "big", arguments: { bytes: 300_000 } }) as {
+          content: { text: string }[];
+        };
         assert.equal(big.content[0].text.length, 300_000);
       } finally {
         await client.close();
@@ -252,6 +326,91 @@ Deno.test({
         const r = await client.callTool({ name: "slow", arguments: {} });
         assert.deepEqual(r, { content: [{ type: "text", text: "slow result after resume" }] });
         assert.ok(server.stats.resumes.length >= 1, "the Last-Event-ID reached the server");
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "serve: in front of a stdio server, a dropped POST stream is replayed on GET with Last-Event-ID",
+  ...SDK_TEST,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--", ...EVERYTHING]);
+    const v = "2025-11-25";
+    let r = await post(gw.url, { ...INIT, params: { ...INIT.params, protocolVersion: v } });
+    const sid = r.headers.get("mcp-session-id")!;
+    const h = { ...JSON_SSE, "mcp-session-id": sid, "mcp-protocol-version": v };
+    r = await post(gw.url, { jsonrpc: "2.0", method: "notifications/initialized" }, h);
+    assert.equal(r.status, 202);
+    // Start a call that takes a moment, read only the priming event, and hang up.
+    const res = await fetch(gw.url, {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/call",
+        params: {
+          name: "trigger-long-running-operation",
+          arguments: { duration: 0.4, steps: 2 },
+          _meta: { progressToken: "p" },
+        },
+      }),
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n\n")) first += (await reader.read()).value ?? "";
+    await reader.cancel();
+    const lastId = /^id: (\S+)/m.exec(first)?.[1];
+    assert.ok(lastId, `a priming event with an id: ${first}`);
+    const resumed = await fetch(gw.url, {
+      headers: {
+        accept: "text/event-stream",
+        "mcp-session-id": sid,
+        "mcp-protocol-version": v,
+        "last-event-id": lastId,
+      },
+    });
+    assert.equal(resumed.status, 200);
+    const got = messages(await resumed.text());
+    assert.ok(
+      got.some((m) => m.method === "notifications/progress"),
+      "progress replayed or streamed",
+    );
+    const result = got.find((m) => m.id === 7) as { result: { content: { text: string }[] } };
+    assert.match(result.result.content[0].text, /Long running operation completed/);
+    const del = await fetch(gw.url, { method: "DELETE", headers: { "mcp-session-id": sid } });
+    await del.body?.cancel();
+    assert.equal(del.status, 200);
+  },
+});
+
+Deno.test({
+  name:
+    "serve --url: a legacy HTTP+SSE server (2024-11-05) is reached through the client transport",
+  ...SDK_TEST,
+  fn: async () => {
+    const server = await startFlakyServer({ legacy: true, poison: true });
+    await using dir = await tempDir();
+    try {
+      await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", server.url]);
+      const client = await httpClient(gw.url);
+      try {
+        const { tools } = await client.listTools();
+        const echo = tools.find((t: { name: string }) => t.name === "echo")!;
+        assert.match(echo.description!, /mcp-watchdog removed/);
+        assert.deepEqual(await client.callTool({ name: "ask", arguments: {} }), {
+          content: [{ type: "text", text: "model said: sampled answer" }],
+        });
+        assert.deepEqual(await client.callTool({ name: "echo", arguments: { text: "old" } }), {
+          content: [{ type: "text", text: "Echo: old" }],
+        });
       } finally {
         await client.close();
       }

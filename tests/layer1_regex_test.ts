@@ -12,13 +12,14 @@ import * as phase from "../src/detectors/phase.ts";
 import * as requests from "../src/detectors/server_requests.ts";
 import * as scope from "../src/detectors/scope_creep.ts";
 import * as shadowing from "../src/detectors/shadowing.ts";
+import * as steering from "../src/detectors/steering.ts";
 import * as terms from "../src/detectors/sensitive_terms.ts";
 
 const CACHE = new URL("./fixtures/layer1_recheck.json", import.meta.url);
 
 function regexes(): [string, RegExp][] {
   const out: [string, RegExp][] = [];
-  for (const [mod, m] of Object.entries({ phase, requests, scope, shadowing, terms })) {
+  for (const [mod, m] of Object.entries({ phase, requests, scope, shadowing, steering, terms })) {
     for (const [k, v] of Object.entries(m)) if (v instanceof RegExp) out.push([`${mod}.${k}`, v]);
   }
   return out;
@@ -56,6 +57,7 @@ Deno.test("layer 1 detectors digest adversarial 100 KB inputs", () => {
     "a ".repeat(50_000),
     "you must ".repeat(12_000),
     "always use this tool instead ".repeat(4_000),
+    "use the the the ".repeat(8_000),
   ];
   for (const s of nearMisses) {
     terms.classifyProperty(s.slice(0, 300), s);
@@ -70,6 +72,7 @@ Deno.test("layer 1 detectors digest adversarial 100 KB inputs", () => {
       inputSchema: { properties: { x: { description: s } } },
     }, 0);
     phase.countCues(s);
+    steering.directedTools(s);
     assert.ok(terms.collectsAboutPerson(s) === false || s.startsWith("collect"));
   }
 });

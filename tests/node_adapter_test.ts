@@ -270,6 +270,69 @@ result(out);
   },
 });
 
+Deno.test({
+  name: "node adapter: listenHttp serves web Requests/Responses, streams SSE, answers errors 500",
+  ignore,
+  async fn() {
+    const r = await runNode(`
+import { listenHttp } from ${JSON.stringify("__ADAPTER__")};
+const errors = [];
+let aborted = false;
+const l = await listenHttp({ hostname: "127.0.0.1", port: 0, onError: (e) => errors.push(String(e)) }, async (req) => {
+  const url = new URL(req.url);
+  if (url.pathname === "/boom") throw new Error("boom");
+  if (url.pathname === "/sse") {
+    req.signal.addEventListener("abort", () => { aborted = true; });
+    let n = 0;
+    return new Response(new ReadableStream({
+      async pull(c) {
+        if (n < 2) c.enqueue(new TextEncoder().encode("data: " + n++ + "\\n\\n"));
+        else await new Promise((r) => setTimeout(r, 60000)); // stays open, like an SSE stream
+      },
+    }), { headers: { "content-type": "text/event-stream" } });
+  }
+  const body = await req.text();
+  return new Response(JSON.stringify({ method: req.method, path: url.pathname + url.search, body,
+    h: req.headers.get("x-test") }), { status: 201, headers: { "content-type": "application/json", "x-out": "1" } });
+});
+const base = "http://127.0.0.1:" + l.port;
+const post = await fetch(base + "/mcp?a=1", { method: "POST", headers: { "x-test": "yes" }, body: "héllo" });
+const out = { hostname: l.hostname, portOk: l.port > 0, status: post.status, xout: post.headers.get("x-out"), json: await post.json() };
+const boom = await fetch(base + "/boom");
+out.boom = { status: boom.status, body: await boom.json(), errors };
+const ac = new AbortController();
+const sse = await fetch(base + "/sse", { signal: ac.signal });
+const reader = sse.body.getReader();
+let text = "";
+while (!text.includes("data: 1")) text += new TextDecoder().decode((await reader.read()).value);
+out.sse = { type: sse.headers.get("content-type"), text };
+ac.abort();
+await new Promise((r) => setTimeout(r, 100));
+out.aborted = aborted;
+const sse2 = await fetch(base + "/sse");
+await sse2.body.getReader().read();
+await l.close(); // ends the open stream instead of waiting for it
+await l.finished;
+result(out);
+process.exit(0);
+`.replace("__ADAPTER__", build().adapter));
+    assert.equal(r.code, 0, r.stderr);
+    const j = r.json as Record<string, unknown>;
+    assert.equal(j.hostname, "127.0.0.1");
+    assert.equal(j.portOk, true);
+    assert.equal(j.status, 201);
+    assert.equal(j.xout, "1");
+    assert.deepEqual(j.json, { method: "POST", path: "/mcp?a=1", body: "héllo", h: "yes" });
+    assert.deepEqual(j.boom, {
+      status: 500,
+      body: { jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error" } },
+      errors: ["Error: boom"],
+    });
+    assert.deepEqual(j.sse, { type: "text/event-stream", text: "data: 0\n\ndata: 1\n\n" });
+    assert.equal(j.aborted, true);
+  },
+});
+
 globalThis.addEventListener("unload", () => {
   if (built) {
     try {

@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { buildNpm, findNode } from "../scripts/build_npm.ts";
+import { BuildError, buildNpm, findNode } from "../scripts/build_npm.ts";
+import ts from "typescript";
 import { inspectText } from "../mod.ts";
 import { connect, EVERYTHING, fixture, PROXY, ROOT, run, SDK_TEST } from "./helpers.ts";
 
@@ -28,6 +29,173 @@ function npmAvailable(): string | null {
     return "npm is not installed";
   }
 }
+
+/** Writes a small project (files relative to its root) into a temp dir. */
+function project(files: Record<string, string>): string {
+  const dir = Deno.makeTempDirSync({ prefix: "mcpw-build-fixture-" });
+  for (const [f, text] of Object.entries(files)) {
+    Deno.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    Deno.writeTextFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
+
+const denoJson = (exports: Record<string, string>) =>
+  JSON.stringify({
+    name: "@bountyy/mcp-watchdog",
+    version: "1.2.3",
+    license: "MIT",
+    exports,
+    imports: {
+      yaml: "npm:yaml@^2.8.1",
+      "@modelcontextprotocol/sdk/": "npm:/@modelcontextprotocol/sdk@1.32.2/",
+    },
+  });
+
+Deno.test("build_npm: walks the graph, maps specifiers, swaps the runtime, writes the package", () => {
+  const root = project({
+    "deno.json": denoJson({
+      ".": "./mod.ts",
+      "./cli": "./cli.ts",
+      "./detectors/x": "./src/detectors/x.ts",
+    }),
+    "README.md": "# readme\n",
+    "mod.ts": `import { parse } from "yaml";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+export { helper } from "./src/helper.ts";
+export type { Shape } from "./src/types.ts";
+/** Parse. */
+export const f = (): unknown => parse("a: 1");
+/** A client type. */
+export type C = Client;
+/** Lazy. */
+export async function lazy(): Promise<unknown> {
+  return await import("./src/lazy.ts");
+}
+`,
+    "src/helper.ts":
+      `import type { Shape } from "./types.ts";\nexport const helper = (s: Shape): number => s.n;\n`,
+    "src/types.ts": `export interface Shape { n: number }\n`,
+    "src/lazy.ts": `import { z } from "npm:zod@^4.1.0/mini";\nexport const lazy = z;\n`,
+    "src/detectors/x.ts": `export const x = 1;\n`,
+    "src/unreached.ts": `export const u = Deno.pid;\n`,
+    "src/adapters/deno.ts": `export const denoRuntime = { name: "deno", args: Deno.args };\n`,
+    "src/adapters/node.ts":
+      `export const nodeRuntime = { name: "node", args: process.argv.slice(2), exit: (c: number) => process.exit(c) };\n`,
+    "src/cli/main.ts":
+      `export async function main(args: readonly string[], rt: { name: string }): Promise<number> {\n  console.log(JSON.stringify({ args, rt: rt.name }));\n  return await Promise.resolve(args.length);\n}\n`,
+    "cli.ts": `import { denoRuntime as runtime } from "./src/adapters/deno.ts";
+import { main } from "./src/cli/main.ts";
+if (import.meta.main) await main(runtime.args, runtime);
+`,
+  });
+  try {
+    const out = path.join(root, "npm");
+    const r = buildNpm({ root, outDir: out, installDependencies: false, log: () => {} });
+    const read = (f: string) => Deno.readTextFileSync(path.join(out, f));
+    assert.deepEqual(r.dependencies, {
+      yaml: "^2.8.1",
+      "@modelcontextprotocol/sdk": "1.32.2",
+      zod: "^4.1.0",
+    });
+    assert.ok(!r.modules.includes("src/unreached.ts"), "only reachable modules are built");
+    assert.ok(!r.modules.includes("src/adapters/deno.ts"), "the Deno adapter is swapped out");
+    assert.ok(r.modules.includes("src/adapters/node.ts"));
+    const mod = read("mod.js");
+    assert.match(mod, /from "yaml"/);
+    assert.match(mod, /from "\.\/src\/helper\.js"/);
+    assert.match(mod, /import\("\.\/src\/lazy\.js"\)/);
+    assert.doesNotMatch(mod, /\.ts"/);
+    assert.match(read("src/lazy.js"), /from "zod\/mini"/);
+    assert.match(read("mod.d.ts"), /"@modelcontextprotocol\/sdk\/client\/index\.js"/);
+    assert.match(read("mod.d.ts"), /"\.\/src\/types\.js"/);
+    assert.match(
+      read("cli.js"),
+      /import \{ nodeRuntime as runtime \} from "\.\/src\/adapters\/node\.js"/,
+    );
+    const pkg = JSON.parse(read("package.json"));
+    assert.equal(pkg.name, "mcp-watchdog");
+    assert.equal(pkg.version, "1.2.3");
+    assert.equal(pkg.type, "module");
+    assert.deepEqual(pkg.bin, { "mcp-watchdog": "./bin.js" });
+    assert.deepEqual(pkg.exports["./detectors/x"], {
+      types: "./src/detectors/x.d.ts",
+      default: "./src/detectors/x.js",
+    });
+    assert.equal(read("README.md"), "# readme\n");
+    assert.match(read("LICENSE"), /MIT License/);
+    const bin = read("bin.js");
+    assert.ok(bin.startsWith("#!/usr/bin/env node\n"));
+    assert.match(bin, /import\("\.\/src\/cli\/main\.js"\)/);
+    if (node) {
+      // The launcher calls main(args, nodeRuntime) and exits with its code.
+      const run = new Deno.Command(node, {
+        args: [path.join(out, "bin.js"), "a", "b"],
+        stdout: "piped",
+        stderr: "piped",
+      }).outputSync();
+      const dec = new TextDecoder();
+      assert.equal(run.code, 2, dec.decode(run.stderr));
+      assert.deepEqual(JSON.parse(dec.decode(run.stdout)), { args: ["a", "b"], rt: "node" });
+    }
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("build_npm: Deno.*, jsr: and unmapped bare specifiers fail the build, each named", () => {
+  const root = project({
+    "deno.json": denoJson({ ".": "./mod.ts" }),
+    "mod.ts": `import { join } from "jsr:@std/path@1";
+import _ from "lodash";
+export { y } from "./src/detectors/x.ts";
+export const j: string = join("a", "b");
+`,
+    "src/detectors/x.ts":
+      `/** Not Deno.env in a comment. */\nexport const y: string = Deno.env.get("HOME") ?? "";\n`,
+  });
+  try {
+    assert.throws(
+      () =>
+        buildNpm({
+          root,
+          outDir: path.join(root, "npm"),
+          installDependencies: false,
+          log: () => {},
+        }),
+      (e: unknown) => {
+        assert.ok(e instanceof BuildError);
+        const all = e.problems.join("\n");
+        assert.match(all, /mod\.ts: 'jsr:@std\/path@1' is a JSR module/);
+        assert.match(all, /mod\.ts: bare specifier 'lodash' is not in deno\.json's import map/);
+        return true;
+      },
+    );
+    // With the imports fixed, the Deno.* use is what fails (and only the code, not the comment).
+    Deno.writeTextFileSync(
+      path.join(root, "mod.ts"),
+      `export { y } from "./src/detectors/x.ts";\n`,
+    );
+    assert.throws(
+      () =>
+        buildNpm({
+          root,
+          outDir: path.join(root, "npm"),
+          installDependencies: false,
+          log: () => {},
+        }),
+      (e: unknown) => {
+        assert.ok(e instanceof BuildError);
+        assert.deepEqual(e.problems, [
+          "Deno API in the npm build: src/detectors/x.js:2: Deno.env",
+        ]);
+        return true;
+      },
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
 
 const npmProblem = npmAvailable();
 const { node, reason: nodeProblem } = npmProblem ? { node: null, reason: "" } : findNode(22);
@@ -98,7 +266,7 @@ Deno.test({
       const result = buildNpm({
         root: ROOT,
         outDir: pkgDir,
-        version: "0.0.0-test",
+        // deno.json's version, so that `--version` can be compared with the Deno build's.
         installDependencies: false,
         log: () => {},
       });
@@ -106,7 +274,10 @@ Deno.test({
       await t.step("package.json, bin, declarations, README and LICENSE", () => {
         const pkg = JSON.parse(Deno.readTextFileSync(path.join(pkgDir, "package.json")));
         assert.equal(pkg.name, "mcp-watchdog");
-        assert.equal(pkg.version, "0.0.0-test");
+        assert.equal(
+          pkg.version,
+          JSON.parse(Deno.readTextFileSync(path.join(ROOT, "deno.json"))).version,
+        );
         assert.equal(pkg.type, "module");
         assert.equal(pkg.bin["mcp-watchdog"], "./bin.js");
         assert.match(pkg.engines.node, /^>=\s*22/);
@@ -249,6 +420,39 @@ Deno.test({
         assert.equal(got.text, want.text);
         assert.deepEqual(got.rules, want.findings.map((f) => f.rule));
         assert.notEqual(got.text, text);
+      });
+
+      await t.step("the declarations type-check in a strict TypeScript consumer", () => {
+        const file = path.join(project, "consumer.ts");
+        Deno.writeTextFileSync(
+          file,
+          `import { createInspector, inspectText, type Finding } from "mcp-watchdog";
+const r = inspectText("hello");
+const findings: readonly Finding[] = r.findings;
+const inspector = createInspector({ serverName: "x" });
+export const out: [string, number, unknown] = [r.text, findings.length, inspector.inspect];
+export const wrong: number = r.text;
+`,
+        );
+        const program = ts.createProgram([file], {
+          strict: true,
+          module: ts.ModuleKind.NodeNext,
+          moduleResolution: ts.ModuleResolutionKind.NodeNext,
+          target: ts.ScriptTarget.ES2023,
+          lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+          types: [],
+          noEmit: true,
+          skipLibCheck: false,
+        });
+        const diags = ts.getPreEmitDiagnostics(program).map((d) =>
+          `${d.file ? path.basename(d.file.fileName) : ""}: ${
+            ts.flattenDiagnosticMessageText(d.messageText, " ")
+          }`
+        );
+        // Exactly the planted error: the package's declarations themselves are clean.
+        assert.deepEqual(diags, [
+          "consumer.ts: Type 'string' is not assignable to type 'number'.",
+        ]);
       });
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});

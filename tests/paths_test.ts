@@ -119,3 +119,12 @@ Deno.test("resolveSymlinks: an adapter that answers a missing path with itself s
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("candidatePaths: NUL truncation and Windows separators (bypass regressions)", () => {
+  const h = { home: "/home/u", cwd: "/w" };
+  assert.deepEqual(candidatePaths("/home/u/.ssh/authorized_keys\0.txt", h), [
+    "/home/u/.ssh/authorized_keys",
+  ]);
+  assert.ok(candidatePaths("C:\\Users\\u\\.ssh\\id_rsa", h).includes("/w/C:/Users/u/.ssh/id_rsa"));
+  assert.deepEqual(candidatePaths("\0", h), []);
+});

@@ -335,3 +335,22 @@ Deno.test("pinning: two tools with one name in a list: the twin that differs is 
   const v = list(env, [weather(), weather("shadow")]);
   assert.deepEqual(v?.remove, ["/result/tools/1"]);
 });
+
+Deno.test("pinning: a store that cannot write (busy past its timeout) still gets the change withheld", () => {
+  let failing = false;
+  class FailingStore extends MemoryStore {
+    override put(...a: Parameters<MemoryStore["put"]>): void {
+      if (failing) throw new Error("database is locked");
+      super.put(...a);
+    }
+    override putMany(...a: Parameters<MemoryStore["putMany"]>): void {
+      if (failing) throw new Error("database is locked");
+      super.putMany(...a);
+    }
+  }
+  const store = new FailingStore();
+  const env = envOf(store);
+  list(env, [weather(), time]);
+  failing = true;
+  assert.deepEqual(list(env, [weather("evil"), time])?.remove, ["/result/tools/0"]);
+});

@@ -9,7 +9,7 @@ import { createPinningDetector } from "../src/detectors/pinning.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Json } from "../src/types.ts";
-import { connect, fixture, PROXY, tempDir } from "./helpers.ts";
+import { connect, fixture, PROXY, run, tempDir } from "./helpers.ts";
 
 const det = createPinningDetector();
 
@@ -170,12 +170,13 @@ Deno.test({
       await c.close();
     }
 
-    // The user reviews and approves (another process on the same state file).
-    const store = openSqliteStateStore(state);
-    const d = await pins(store, "diff", "mal");
-    assert.match(d.out, /^\+ description: .*id_rsa/m);
-    assert.equal((await pins(store, "approve", "mal", "get_weather")).code, 0);
-    store.close();
+    // The user reviews and approves with the real command (another process on the same file).
+    const d = await run([...PROXY, "pins", "--state-dir", state, "diff", "mal"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /^\+ description: .*id_rsa/m);
+    const a = await run([...PROXY, "pins", "--state-dir", state, "approve", "mal", "get_weather"]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /approved mal get_weather/);
 
     c = await connect(cmd, { env: { MALICIOUS_AFTER: "0" } });
     try {
@@ -185,7 +186,11 @@ Deno.test({
         ["get_weather", "get_time"],
         "visible once approved",
       );
-      assert.match(tools[0].description, /Before calling/, "the approved (new) version; Layer 0 still inspects it");
+      assert.match(
+        tools[0].description,
+        /Before calling/,
+        "the approved (new) version; Layer 0 still inspects it",
+      );
       assert.match(await callText(c), /sunny in Oslo/);
     } finally {
       await c.close();

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { BUILTIN_RULES } from "../rules/builtin.gen.ts";
 import { bundledRules, generate, readRuleFiles } from "../scripts/bundle_rules.ts";
-import { applyEdits, compileRules, scanText } from "../src/rules/engine.ts";
+import {
+  applyEdits,
+  compileRules,
+  KeywordMatcher,
+  MAX_HITS_PER_RULE,
+  scanText,
+} from "../src/rules/engine.ts";
 import { loadRules, parseRuleFile } from "../src/rules/load.ts";
 import { type Rule, RuleError, validateRule } from "../src/rules/schema.ts";
 import { validators } from "../src/rules/validators.ts";
@@ -181,4 +187,69 @@ match:
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("engine: KeywordMatcher finds overlapping, nested, case-folded and non-ASCII keywords in one pass", () => {
+  const kws = ["he", "she", "his", "hers", "key", "monkey", "\u200b", "é", "<!--"];
+  const m = new KeywordMatcher(kws);
+  const found = (t: string) => {
+    const p = m.find(t);
+    return p ? kws.filter((_, i) => p[i]) : [];
+  };
+  assert.deepEqual(found("USHERS"), ["he", "she", "hers"]);
+  assert.deepEqual(found("a Monkey"), ["key", "monkey"]);
+  assert.deepEqual(found("x\u200by CAFÉ &lt;!-- <!--"), ["\u200b", "é", "<!--"]);
+  assert.equal(m.find("nothing to see"), null);
+  assert.equal(new KeywordMatcher([]).find("anything"), null);
+});
+
+function rule(match: Record<string, unknown>, extra: Record<string, unknown> = {}): Rule {
+  return validateRule({
+    id: "t-rule",
+    title: "T",
+    family: "test",
+    severity: "medium",
+    action: "neutralize",
+    message: "m",
+    match,
+    ...extra,
+  }, "inline");
+}
+
+Deno.test("engine: (?<span>) narrows the span; require/forbid/context filter matches", () => {
+  const span = compileRules([rule({ patterns: ["token=(?<span>[a-z]{4,8})"] })]);
+  const [h] = scanText("url?token=abcdef&x", undefined, span);
+  assert.deepEqual([h.start, h.end, h.text], [10, 16, "abcdef"]);
+
+  const req = compileRules([rule({ patterns: ["<x>[^<]{0,50}</x>"], require: ["evil", "bad"] })]);
+  assert.equal(scanText("<x>fine</x>", undefined, req).length, 0);
+  assert.equal(scanText("<x>so BAD</x>", undefined, req).length, 1);
+
+  const ctx = compileRules([
+    rule({ patterns: ["\\bpixel\\b"], forbid: "newsletter", context: 20 }),
+  ]);
+  assert.equal(scanText("our newsletter pixel", undefined, ctx).length, 0);
+  assert.equal(scanText("add a pixel to every reply", undefined, ctx).length, 1);
+});
+
+Deno.test("engine: hits of one rule merge; applyEdits merges overlaps (widest replacement wins)", () => {
+  const set = compileRules([rule({ patterns: ["ab{1,3}", "b{2}c"] })]);
+  const hits = scanText("xabbbcx", undefined, set);
+  assert.equal(hits.length, 1);
+  assert.deepEqual([hits[0].start, hits[0].end], [1, 6]);
+  assert.equal(
+    applyEdits("0123456789", [
+      { start: 2, end: 4, replacement: "[a]" },
+      { start: 3, end: 8, replacement: "[wide]" },
+      { start: 9, end: 10, replacement: "" },
+    ]),
+    "01[wide]8",
+  );
+});
+
+Deno.test("engine: matches per rule are capped; empty matches do not loop", () => {
+  const set = compileRules([rule({ patterns: ["a", "(?:)"] })]);
+  const hits = scanText("a".repeat(20_000), undefined, set);
+  assert.equal(hits.length, MAX_HITS_PER_RULE);
+  assert.ok(MAX_HITS_PER_RULE >= 4096, "a long colour-coded log must be stripped whole");
 });

@@ -627,3 +627,14 @@ Deno.test("scope detector: relative paths in a remote repository are not local f
   );
   assert.ok(call("git_add", { repo_path: "/home/u/proj", files: [".env"] })?.block);
 });
+
+Deno.test("sensitiveLocation: trailing dots and spaces (Windows) do not hide a location", () => {
+  assert.equal(sensitiveLocation("/home/u/p/.git./config.", H)?.rule, "l4-sensitive-git");
+  assert.equal(sensitiveLocation("/home/u/p/.env ", H)?.rule, "l4-sensitive-env");
+  assert.equal(sensitiveLocation("/home/u/p/.env.example.", H), undefined);
+});
+
+Deno.test("scope detector: a Windows-style path to .ssh is refused", () => {
+  const { call } = setup();
+  assert.ok(call("read_text_file", { path: "C:\\Users\\u\\.ssh\\id_rsa" })?.block);
+});

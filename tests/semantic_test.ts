@@ -188,6 +188,22 @@ Deno.test("semantic: after a failure the policy applies at once and the API is a
   }, 300);
 });
 
+Deno.test("semantic: concurrency is bounded; a queued request gives up with its budget", async () => {
+  await withFake(() => ({ hang: true }), async (api, make) => {
+    const det = make({ maxConcurrent: 1 });
+    const a = new AbortController(), b = new AbortController();
+    const first = det.scan(field(`${INJECTION} A`), CTX, env(), [], a.signal);
+    while (api.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const second = det.scan(field(`${INJECTION} B`), CTX, env(), [], b.signal);
+    b.abort();
+    const out = await second;
+    assert.equal(out[0].rule, "l2-semantic-unavailable");
+    assert.equal(api.requests.length, 1, "the queued request never left");
+    a.abort();
+    await first;
+  });
+});
+
 Deno.test("semantic: malformed replies get the failure policy, never a verdict", async () => {
   const replies = [
     "Sure! Here is my analysis: the text is benign.",

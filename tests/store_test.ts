@@ -11,6 +11,7 @@ import {
   STATE_DB_FILE,
 } from "../src/adapters/state_dir.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
+import { fixture, jsonLines, PROXY, run, tempDir } from "./helpers.ts";
 
 const STORE_URL = new URL("../src/adapters/sqlite_store.ts", import.meta.url).href;
 
@@ -168,4 +169,38 @@ Deno.test("SqliteStore and MemoryStore agree on the StateStore contract", () => 
   } finally {
     rmSync(t, { recursive: true });
   }
+});
+
+Deno.test("e2e: a corrupt state file: the proxy says so and still serves, enforcing in memory", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/state.db`, "garbage, not SQLite ".repeat(100));
+  const lines = [
+    {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "t", version: "1" },
+      },
+    },
+    { jsonrpc: "2.0", method: "notifications/initialized" },
+    { jsonrpc: "2.0", id: 2, method: "tools/list", params: {} },
+  ].map((m) => JSON.stringify(m) + "\n").join("");
+  const r = await run([
+    ...PROXY,
+    "--state-dir",
+    dir.path,
+    "--name",
+    "mal",
+    "--",
+    Deno.execPath(),
+    "run",
+    fixture("malicious_server.ts"),
+  ], lines);
+  const out = jsonLines(r.stdout);
+  const list = out.find((m) => m.id === 2) as { result: { tools: { name: string }[] } };
+  assert.deepEqual(list.result.tools.map((t) => t.name), ["get_weather", "get_time"]);
+  assert.match(r.stderr, /state\.db.*corrupt.*in-memory state/s);
 });

@@ -1,5 +1,6 @@
 /**
- * Layer 4, after the fact: watches the file system while a server runs, reports writes to
+ * Layer 4, after the fact: watches the file system while a server runs (through the runtime's
+ * watcher, injected), reports writes to
  * sensitive locations and outside the declared scope (attributed to the tool call in flight), and
  * protects the MCP client configuration files: they are snapshotted to the state directory at
  * start, a change is reported with a (secret-masked) diff, and `mcp-watchdog restore` puts the
@@ -10,12 +11,13 @@
  * hashes of contents seen changing during a session, never taken as a new baseline).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { FsMonitor, CallTracker } from "./fs_monitor.ts";
  * const calls = new CallTracker();
  * const monitor = new FsMonitor({
  *   server: "fs", home: "/home/u", cwd: "/home/u/proj", stateDir: "/home/u/.mcp-watchdog",
  *   roots: () => ["/home/u/proj"], inFlight: () => calls.inFlight(), report: (f) => console.error(f.message),
+ *   watch: (paths, recursive, onEvent) => runtimeWatch(paths, recursive, onEvent),
  * });
  * monitor.start();
  * // … calls.start(id, "write_file") / calls.end(id) from the proxy …
@@ -104,27 +106,15 @@ export interface WatchEvent {
   readonly paths: readonly string[];
 }
 
-/** Start watching; returns a function that stops. */
+/**
+ * Start watching `paths` (recursively or not) and call `onEvent` with absolute paths; returns a
+ * function that stops (on Deno, its `watchFs(paths, { recursive })`).
+ */
 export type Watch = (
   paths: readonly string[],
   recursive: boolean,
   onEvent: (e: WatchEvent) => void,
 ) => () => void;
-
-/** The default watcher: `Deno.watchFs`. */
-export const denoWatch: Watch = (paths, recursive, onEvent) => {
-  const w = Deno.watchFs([...paths], { recursive });
-  (async () => {
-    try {
-      for await (const e of w) onEvent({ kind: e.kind, paths: e.paths });
-    } catch { /* closed */ }
-  })();
-  return () => {
-    try {
-      w.close();
-    } catch { /* already closed */ }
-  };
-};
 
 /** Options of {@link FsMonitor}. */
 export interface FsMonitorOptions {
@@ -141,8 +131,12 @@ export interface FsMonitorOptions {
   readonly inFlight: () => readonly InFlightCall[];
   /** Where findings go (the audit sink and stderr). */
   readonly report: (f: Finding) => void;
-  /** Watcher; defaults to {@link denoWatch}. */
-  readonly watch?: Watch;
+  /**
+   * The runtime's watcher (`watchFs` on Deno, `fs.watch` on Node), injected so that this
+   * module runs on both: it must honour `recursive` (a recursive watch of the home is too costly)
+   * and report absolute paths.
+   */
+  readonly watch: Watch;
   /** Config files to protect; defaults to {@link mcpClientConfigFiles}(home, cwd). */
   readonly configFiles?: readonly string[];
   /** Clock (ms). */
@@ -365,7 +359,7 @@ export class FsMonitor {
   /** Snapshot the config files and start watching. */
   start(): SnapshotResult[] {
     const snaps = snapshotConfigs(this.#o.stateDir, [...this.#configs], this.#now());
-    const watch = this.#o.watch ?? denoWatch;
+    const watch = this.#o.watch;
     const plan = this.watchPlan();
     for (const recursive of [true, false]) {
       const paths = plan.filter((p) => p.recursive === recursive).map((p) => p.path);
@@ -505,7 +499,8 @@ export interface SessionMonitorOptions {
   readonly stateDir: string;
   /** Where findings go: turn them into audit records with outcome `alerted`. */
   readonly report: (f: Finding) => void;
-  readonly watch?: Watch;
+  /** The runtime's watcher (see {@link FsMonitorOptions.watch}). */
+  readonly watch: Watch;
 }
 
 /** A running session monitor. */

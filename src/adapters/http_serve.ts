@@ -37,22 +37,30 @@ export function listenHttp(
         hostname: o.hostname,
         port: o.port,
         // onListen runs before Deno.serve returns: resolve once `server` is assigned.
-        onListen: (addr) => queueMicrotask(() => {
-          resolve({
-            hostname: addr.hostname,
-            port: addr.port,
-            close: async () => {
-              await server.shutdown();
-            },
-            finished: server.finished,
-          });
-        }),
+        onListen: (addr) =>
+          queueMicrotask(() => {
+            resolve({
+              hostname: addr.hostname,
+              port: addr.port,
+              close: async () => {
+                await server.shutdown();
+              },
+              finished: server.finished,
+            });
+          }),
         onError: (e) => {
           o.onError?.(e);
-          return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error" } }), {
-            status: 500,
-            headers: { "content-type": "application/json" },
-          });
+          return new Response(
+            JSON.stringify({
+              jsonrpc: "2.0",
+              id: null,
+              error: { code: -32603, message: "Internal error" },
+            }),
+            {
+              status: 500,
+              headers: { "content-type": "application/json" },
+            },
+          );
         },
       }, handler);
     } catch (e) {

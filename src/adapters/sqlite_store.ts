@@ -10,6 +10,7 @@ import type { StateStore, StoreRecord } from "../store/store.ts";
 
 /** Thrown when the state database cannot be opened or is not a database. */
 export class StateStoreError extends Error {
+  /** The error's name. */
   override name = "StateStoreError";
 }
 
@@ -37,6 +38,7 @@ function explain(e: unknown): string {
 
 /** A {@link StateStore} in one SQLite file. */
 export class SqliteStore implements StateStore {
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync;
   #get: StatementSync;

@@ -88,6 +88,7 @@ export function openSqliteStateStore(dir: string, busyTimeoutMs = 5000): SqliteS
 
 /** What {@link openStateStore} hands back. */
 export interface OpenedStateStore {
+  /** The store to use. */
   readonly store: StateStore;
   /** The state directory that was tried. */
   readonly dir: string;

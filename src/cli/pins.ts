@@ -38,7 +38,9 @@ import type { StateStore, StoreRecord } from "../store/store.ts";
 export interface PinsIo {
   /** Writes text to standard output (the text carries its own newlines). */
   stdout(text: string): void;
+  /** Writes text to standard error. */
   stderr(text: string): void;
+  /** The state store (the shared database). */
   store: StateStore;
 }
 

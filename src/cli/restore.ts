@@ -4,7 +4,8 @@
  *
  * - no argument or `--list`: every snapshotted file and whether it changed since;
  * - `PATH...`: restore those files; `--all`: restore every changed one;
- * - `--dry-run`: show the diff, change nothing.
+ * - `--dry-run`: show the diff, change nothing;
+ * - `--accept PATH...`: take the current content as the new snapshot (a change the user made).
  *
  * The current content is kept next to the snapshot (`replaced-<ms>.bak`) before it is replaced,
  * so a restore can itself be undone by hand.
@@ -32,7 +33,13 @@ import {
 } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { configDiff, listVersions, snapshotDir } from "../adapters/fs_monitor.ts";
+import {
+  configDiff,
+  listVersions,
+  readTainted,
+  snapshotConfigs,
+  snapshotDir,
+} from "../adapters/fs_monitor.ts";
 import { sha256HexBytes } from "../hash.ts";
 
 /** What `runRestore` writes to. */
@@ -46,7 +53,9 @@ export interface RestoreIo {
 
 const USAGE = `usage: mcp-watchdog restore [--state-dir DIR] [--list]
        mcp-watchdog restore [--state-dir DIR] [--dry-run] (--all | PATH...)
+       mcp-watchdog restore [--state-dir DIR] --accept PATH...
 Puts MCP client configuration files back to the snapshot taken when mcp-watchdog started.
+--accept takes a file's current content as its new snapshot (a change you made yourself).
 `;
 
 interface Entry {
@@ -114,6 +123,7 @@ export async function runRestore(args: readonly string[], io: RestoreIo): Promis
         list: { type: "boolean" },
         all: { type: "boolean" },
         "dry-run": { type: "boolean" },
+        accept: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -130,6 +140,32 @@ export async function runRestore(args: readonly string[], io: RestoreIo): Promis
   const stateDir = resolve(v["state-dir"] ?? io.stateDir);
   const all = entries(stateDir);
   const paths = parsed.positionals.map((p) => resolve(p));
+
+  if (v.accept) {
+    if (paths.length === 0) {
+      io.stderr(`mcp-watchdog restore: --accept needs the files to accept\n${USAGE}`);
+      return 2;
+    }
+    let code = 0;
+    for (const p of paths) {
+      const dir = snapshotDir(stateDir, p);
+      const cur = read(p);
+      if (!cur) {
+        io.stderr(`mcp-watchdog restore: cannot read ${p}\n`);
+        code = 1;
+        continue;
+      }
+      // Untaint the current content, then snapshot it as the newest version.
+      const sha = sha256HexBytes(cur);
+      const tainted = readTainted(dir).filter((x) => x !== sha);
+      if (existsSync(dir)) {
+        writeFileSync(`${dir}/tainted.json`, JSON.stringify(tainted), { mode: 0o600 });
+      }
+      const [r] = snapshotConfigs(stateDir, [p]);
+      io.stdout(`${r.state === "unchanged" ? "already the snapshot" : "accepted"}: ${p}\n`);
+    }
+    return code;
+  }
 
   if (v.list || (!v.all && paths.length === 0)) {
     if (all.length === 0) {

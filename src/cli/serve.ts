@@ -13,7 +13,7 @@ import { ProxySession } from "../proxy/session.ts";
 import { createProxySetup } from "../proxy/setup.ts";
 import { createGateway, type Upstream } from "../transports/http_server.ts";
 import { expandEnv, parseHeaderArgs, redactUrl } from "../transports/http_client.ts";
-import { type ProxyArgs, parseProxyArgs, UsageError } from "./options.ts";
+import { parseProxyArgs, type ProxyArgs, UsageError } from "./options.ts";
 
 /** Default port of the gateway. */
 export const DEFAULT_PORT = 8787;
@@ -29,7 +29,8 @@ export interface ServeArgs {
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
-export const SERVE_HELP = `Usage: mcp-watchdog serve [--host H] [--port N] [--allow-origin O]... [--auth-token T] [options] -- <server...>
+export const SERVE_HELP =
+  `Usage: mcp-watchdog serve [--host H] [--port N] [--allow-origin O]... [--auth-token T] [options] -- <server...>
        mcp-watchdog serve [--host H] [--port N] ... --url <https://host/mcp> [--header 'K: V']...
 
 Serves Streamable HTTP at http://H:N/mcp in front of a stdio server (one process per client
@@ -44,7 +45,10 @@ session) or a remote server (one upstream session per client session), inspectin
 `;
 
 /** Split `serve`'s own options from the proxy's. */
-export function parseServeArgs(argv: readonly string[], env: (n: string) => string | undefined): ServeArgs & { help: boolean } {
+export function parseServeArgs(
+  argv: readonly string[],
+  env: (n: string) => string | undefined,
+): ServeArgs & { help: boolean } {
   const dd = argv.indexOf("--");
   const head = dd === -1 ? [...argv] : argv.slice(0, dd);
   const tail = dd === -1 ? [] : argv.slice(dd);
@@ -71,7 +75,9 @@ export function parseServeArgs(argv: readonly string[], env: (n: string) => stri
       case "--port": {
         const v = take();
         const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0-65535, got '${v}'`);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) {
+          throw new UsageError(`--port must be 0-65535, got '${v}'`);
+        }
         port = n;
         break;
       }
@@ -129,7 +135,11 @@ export async function runServe(argv: readonly string[], runtime: Runtime): Promi
   const base = setup.session;
   const newSession = (id: string) =>
     new ProxySession(
-      new Inspector(base.inspector.detectors, { ...base.inspector.env, session: `http:${id}`, now: () => Date.now() }),
+      new Inspector(base.inspector.detectors, {
+        ...base.inspector.env,
+        session: `http:${id}`,
+        now: () => Date.now(),
+      }),
       base.sinks,
     );
   const gateway = createGateway({
@@ -145,7 +155,11 @@ export async function runServe(argv: readonly string[], runtime: Runtime): Promi
   try {
     listener = await listenHttp({ hostname: args.host, port: args.port }, gateway.handle);
   } catch (e) {
-    runtime.writeStderr(`mcp-watchdog serve: cannot listen on ${args.host}:${args.port}: ${e instanceof Error ? e.message : e}\n`);
+    runtime.writeStderr(
+      `mcp-watchdog serve: cannot listen on ${args.host}:${args.port}: ${
+        e instanceof Error ? e.message : e
+      }\n`,
+    );
     setup.close();
     return 1;
   }
@@ -154,13 +168,17 @@ export async function runServe(argv: readonly string[], runtime: Runtime): Promi
   // Printed even with --quiet: with --port 0 it is the only way to learn the address.
   runtime.writeStderr(`mcp-watchdog: serving http://${shown}:${listener.port}/mcp for ${target}\n`);
   if (!LOOPBACK_HOSTS.has(args.host) && !args.authToken) {
-    runtime.writeStderr(`mcp-watchdog: warning: listening on ${args.host} without --auth-token: anyone who can reach this port can use the server\n`);
+    runtime.writeStderr(
+      `mcp-watchdog: warning: listening on ${args.host} without --auth-token: anyone who can reach this port can use the server\n`,
+    );
   }
   await new Promise<void>((resolve) => {
-    const offs = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => runtime.onSignal(s, () => {
-      for (const off of offs) off();
-      resolve();
-    }));
+    const offs = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) =>
+      runtime.onSignal(s, () => {
+        for (const off of offs) off();
+        resolve();
+      })
+    );
   });
   await gateway.close();
   await listener.close();

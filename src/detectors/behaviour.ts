@@ -28,12 +28,14 @@ import { type PhaseOptions, PhaseTracker } from "./phase.ts";
 import { pinKey, pinNamespace, type PinRecord } from "./pinning.ts";
 import { hasSensitiveInput, toolScopeFindings } from "./scope_creep.ts";
 import { elicitationFindings, samplingFindings } from "./server_requests.ts";
+import { type ServerTools, TOOLS_NS_PREFIX } from "./shadowing.ts";
+import { directedTools, steeringFindings } from "./steering.ts";
 
 type Obj = { [k: string]: Json };
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** JSON-RPC error code of a refused server request (elicitation, sampling). */
-export const REFUSED_REQUEST_CODE = -32004;
+export const REFUSED_REQUEST_CODE: number = -32004;
 
 /** The behaviour detector with its own phase tracker (one per process). */
 export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetector & {
@@ -59,6 +61,7 @@ export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetecto
         if (ctx.method === "tools/call") {
           const tool = (ctx as MessageContext & { tool?: string }).tool ?? "";
           const fs = phase.onResult(env.store, env.server.key, tool, msg.result, env.now());
+          fs.push(...resultSteering(msg.result, tool, env));
           return fs.length ? { findings: fs } : undefined;
         }
         if (ctx.method === "tools/list" && isObj(msg.result)) return listFindings(msg.result, env);
@@ -82,6 +85,33 @@ export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetecto
       return undefined;
     },
   };
+}
+
+/** Text parts of a tool result that the model reads (bounded). */
+function resultText(result: Json | undefined): string {
+  if (!isObj(result) || !Array.isArray(result.content)) return "";
+  let text = "";
+  for (const part of result.content.slice(0, 64)) {
+    if (isObj(part) && typeof part.text === "string") text += part.text.slice(0, 65536) + "\n";
+    if (text.length >= 65536) break;
+  }
+  return text;
+}
+
+/** A result that points the model at tools this server does not offer (see steering.ts). */
+function resultSteering(result: Json | undefined, tool: string, env: DetectorEnv): Finding[] {
+  const text = resultText(result);
+  if (!text || directedTools(text).length === 0) return [];
+  // Only now (rare) read the registries: this server's tools, and the other servers' of the session.
+  const registry = env.store.list<ServerTools>(TOOLS_NS_PREFIX + env.session);
+  const mine = registry.find((r) => r.key === env.server.key)?.value.tools ??
+    env.store.list<PinRecord>(pinNamespace(env.server.key), "tool:").map((r) => r.value.name);
+  if (mine.length === 0) return []; // never listed: nothing to compare with
+  const others = new Map<string, string>();
+  for (const r of registry) {
+    if (r.key !== env.server.key) { for (const t of r.value.tools) others.set(t, r.value.server); }
+  }
+  return steeringFindings(text, new Set(mine), others, tool);
 }
 
 function refuseOrAlert(findings: Finding[]): MessageVerdict | undefined {

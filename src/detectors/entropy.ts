@@ -38,7 +38,9 @@ export type Encoding = "base64" | "base64url" | "base32" | "hex" | "percent";
 export interface EncodedPayload {
   /** Span [start, end) of the encoded token in the scanned text. */
   readonly start: number;
+  /** End (exclusive) of the encoded token. */
   readonly end: number;
+  /** How it was encoded. */
   readonly encoding: Encoding;
   /** The decoded text (only payloads that decode to readable text are returned). */
   readonly decoded: string;
@@ -48,10 +50,15 @@ export interface EncodedPayload {
 
 /** Character-class statistics of a token. */
 export interface CharClassStats {
+  /** Characters in the token. */
   readonly length: number;
+  /** ASCII upper-case letters. */
   readonly upper: number;
+  /** ASCII lower-case letters. */
   readonly lower: number;
+  /** ASCII digits. */
   readonly digit: number;
+  /** Everything else. */
   readonly other: number;
 }
 
@@ -509,7 +516,7 @@ export function createEntropyDetector(opts: EntropyDetectorOptions = {}): TextDe
           ...(field.tool !== undefined ? { tool: field.tool } : {}),
           evidence,
         };
-        if (hits.length > 0 || instr.score >= 4) {
+        if (hits.length > 0 || (instr.score >= 4 && instr.strong > 0)) {
           lastEnd = p.end;
           findings.push({
             ...base,

@@ -42,6 +42,8 @@ export interface FlowOptions {
 
 /** Store namespace prefix; the namespace is `flow:<session>`. */
 export const FLOW_NS_PREFIX = "flow:";
+/** Store namespace of the flow tracker's own bookkeeping (when sessions were last swept). */
+export const FLOW_META_NS = "l3-flow-meta";
 /** JSON-RPC error code of a request refused for a cross-server flow. */
 export const FLOW_BLOCK_CODE = -32002;
 
@@ -71,9 +73,19 @@ const MAX_LEN = 512;
 /** Responses whose content is data a server hands over (sources of flows). */
 const SOURCE_METHODS = new Set(["tools/call", "tasks/result", "resources/read", "prompts/get"]);
 
+/** ASCII classes: 1 = token character (letters, digits, `-`, `_`), 2 = base64 only (`+/=`). */
+const CLASS = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const tok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 ||
+      c === 95;
+    t[c] = tok ? 1 : c === 43 || c === 47 || c === 61 ? 2 : 0;
+  }
+  return t;
+})();
+
 function isTokenChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 ||
-    c === 95;
+  return c < 128 && CLASS[c] === 1;
 }
 
 /** Shannon entropy in bits per character of an ASCII token. */
@@ -191,12 +203,15 @@ export function significantTokens(text: string, max = 4000, into?: Set<string>):
   let run = -1; // start of the current run of token and base64 characters
   for (let i = 0; i <= n; i++) {
     const c = i < n ? text.charCodeAt(i) : 0;
-    if (i < n && (isTokenChar(c) || c === 43 || c === 47 || c === 61)) {
+    if (i < n && c < 128 && CLASS[c] !== 0) {
       if (run < 0) run = i;
       continue;
     }
     // Longer runs are blobs (images, archives in base64): data, not identifiers; skip them.
-    if (run >= 0 && i - run <= MAX_RUN && tokensOf(text, run, i, seen, out, before + max)) {
+    if (
+      run >= 0 && i - run >= MIN_LEN && i - run <= MAX_RUN &&
+      tokensOf(text, run, i, seen, out, before + max)
+    ) {
       return out;
     }
     run = -1;
@@ -321,7 +336,20 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
     if (writes.length === 0) return;
     env.store.putMany(ns, writes, now);
     // Only growth can overflow the bound; expired records are ignored when read anyway.
-    if (added > 0) env.store.evict(ns, now - windowMs, maxTokens);
+    if (added > 0) {
+      env.store.evict(ns, now - windowMs, maxTokens);
+      sweepSessions(env, now);
+    }
+  }
+
+  /** Now and then, expire the namespaces of client sessions that ended (nobody else will). */
+  function sweepSessions(env: DetectorEnv, now: number) {
+    const last = env.store.get(FLOW_META_NS, "sweep");
+    if (last && now - last.ts < windowMs / 4) return;
+    env.store.put(FLOW_META_NS, "sweep", 1, now);
+    for (const other of env.store.namespaces(FLOW_NS_PREFIX)) {
+      if (other !== FLOW_NS_PREFIX + env.session) env.store.evict(other, now - windowMs, maxTokens);
+    }
   }
 
   function check(msg: JsonRpcMessage, env: DetectorEnv) {
@@ -377,7 +405,10 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
       key,
       value: { c: 1 },
     }));
-    if (fresh.length > 0) env.store.putMany(ns, fresh, now);
+    if (fresh.length > 0) {
+      env.store.putMany(ns, fresh, now);
+      env.store.evict(ns, now - windowMs, maxTokens);
+    }
     if (findings.length === 0) return undefined;
     const first = findings[0];
     return {

@@ -10,13 +10,16 @@
  * score). Benign text often has one cue (an imperative in a README, "credentials" in a vault
  * tool); attacks combine several. The finding lists the cues that fired in `details.cues`.
  *
- * Actions: `alert` at a moderate score; `neutralize` of the instruction sentences only at high
- * confidence (a high score made of at least two strong families) and only in content fields
- * (results, resources, prompts, notifications), never in tool metadata, whose rewriting is
- * Layer 0's and Layer 1's business.
+ * Actions: `alert` at score ≥ 4 (in content, only with at least one strong family);
+ * `neutralize` of the instruction sentences only at high confidence (score ≥ 6.5 made of at least
+ * two strong families) and only in content fields (results, resources, prompts, notifications),
+ * never in tool metadata, whose rewriting is Layer 0's and Layer 1's business.
  *
- * Every regular expression here runs in linear time: literal alternations, bounded gaps of a
- * negated class, no nested quantifiers.
+ * Large content is not run through every pattern: one character loop (word hashes, no regex)
+ * finds anchor words, and only windows around them are scored.
+ *
+ * Every regular expression here runs in time linear in the input: literal alternations, gaps of
+ * a negated class with a small upper bound, no nested or unbounded overlapping quantifiers.
  *
  * @example
  * ```ts
@@ -51,9 +54,9 @@ interface CueFamily {
   readonly component?: boolean;
 }
 
-// Bounded gap inside one sentence (negated class, so it cannot run past a line end; dots are
-// allowed because domains and file names carry them).
-const GAP = "[^!?\\n]{0,100}";
+// Bounded gap inside one sentence: a negated class with an upper bound (linear); dots are allowed
+// because domains and file names carry them, line breaks because descriptions are hard-wrapped.
+const GAP = "[^!?]{0,100}";
 const USERISH = "(?:the\\s+)?(?:user|users|human|customer|owner|anyone|them|him|her|people)";
 
 function fam(
@@ -86,7 +89,8 @@ const FAMILIES: readonly CueFamily[] = [
     "\\bpretend\\s+(?:to\\s+be|you\\s+are)\\b",
     "(?:^|\\n)[ \\t#*>\\[(<|]{0,6}system(?:[ _]message)?\\s{0,3}[\\]):>|]",
     "\\bsystem\\s+message\\s*:",
-    "[\\[(<]\\s{0,2}(?:system|admin|administrator|developer|root)(?:[ _-](?:message|directive|instructions?|override|note|update|notice|command))?\\s{0,2}[\\])>](?![(\\[])",
+    // [SYSTEM], <system>, [ADMIN NOTICE]; not code such as arr[system] or f(root).
+    "(?<![\\w)\\]])[\\[<]\\s{0,2}(?:system|admin|administrator)(?:[ _-](?:message|directive|instructions?|override|note|update|notice|command))?\\s{0,2}[\\])>](?![(\\[])",
     "\\b(?:system|admin)\\s+(?:update|instructions?|directive|override|notice|command)\\s{0,2}:",
     "\\b(?:operat\\w{0,3}|running|run|are\\s+now|switch\\s+to|enter)\\s+in(?:to)?\\s+(?:an?\\s+)?(?:administrative|admin|maintenance|unrestricted|privileged|god|root|developer)\\s+mode\\b",
     "\\bas\\s+the\\s+(?:system\\s+)?administrator\\b",
@@ -100,7 +104,7 @@ const FAMILIES: readonly CueFamily[] = [
     "\\bthe\\s+ai\\s+language\\s+model\\b",
   ]),
   fam("secrecy", 4, 4, true, [
-    `\\b(?:do\\s+not|don'?t|never|without)\\s+(?:tell|telling|inform|informing|notify|notifying|mention|mentioning|alert|alerting|reveal|revealing|disclose|disclosing|let)\\b[^.!?\\n]{0,40}\\b${USERISH}\\b`,
+    `\\b(?:do\\s+not|don'?t|never|without)\\s+(?:tell|telling|inform|informing|notify|notifying|mention|mentioning|alert|alerting|reveal|revealing|disclose|disclosing|let)\\b[^.!?]{0,40}\\b${USERISH}\\b`,
     "\\b(?:do\\s+not|don'?t|never)\\s+(?:mention|reveal|disclose)\\s+(?:this|it|that)\\b",
     "\\bnot\\s+(?:bring|brought)\\s+(?:it|this|that)\\s+up\\b",
     "\\b(?:secretly|covertly|surreptitiously)\\b",
@@ -121,16 +125,17 @@ const FAMILIES: readonly CueFamily[] = [
     "\\b(?:when|before|after|whenever|once|as)\\s+you\\s+(?:write|reply|respond|answer|summari[sz]e|output|generate|compose|draft|finish)\\b",
   ]),
   fam("credential-demand", 2.5, 2, true, [
-    "\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read|forward|pass|transmit|upload|submit|attach)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:\\w+\\s+){0,2}(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
-    "\\b(?:show|retrieve|get|dump)[_ ]credentials\\b",
-    "\\bask\\s+the\\s+user\\s+(?:for|to\\s+(?:provide|enter|share|paste|give|type|confirm))\\b[^.!?\\n]{0,60}\\b(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|tokens?|2fa|otp|security\\s+codes?|pin)\\b",
+    "\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read|forward|pass|transmit|upload|submit|attach)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:[\\w-]{1,30},?\\s+){0,3}(?:passwords?|(?:oauth|auth|authorization)[ _]?(?:tokens?|headers?)|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
+    "\\b(?:show|dump)[_ ]credentials\\b",
+    "\\b(?:collect|gather|harvest|steal|capture|exfiltrate)\\b[^.!?]{0,80}\\b(?:api\\s+keys|access\\s+tokens|credentials|passwords|connection\\s+strings|private\\s+keys|session\\s+cookies)\\b",
+    "\\bask\\s+the\\s+user\\s+(?:for|to\\s+(?:provide|enter|share|paste|give|type|confirm))\\b[^.!?]{0,60}\\b(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|tokens?|2fa|otp|security\\s+codes?|pin)\\b",
     "(?:~|\\$home)\\/\\.[\\w.-]{1,40}\\/[\\w.\\/-]{0,60}(?:credentials|secrets?|tokens?)(?:\\.\\w{1,5})?\\b",
     "\\b(?:id_rsa|id_ed25519)\\b|(?:~|\\$home)\\/\\.ssh\\b|\\/etc\\/(?:passwd|shadow)\\b|\\.aws\\/credentials\\b",
   ]),
   fam("hidden-recipient", 3, 3, true, [
     "\\balways\\s+(?:bcc|cc|blind[- ]copy)\\b",
     "\\b(?:add|include|insert)\\s+(?:an?\\s+|the\\s+)?(?:bcc|hidden\\s+recipient)\\b",
-    "\\bbcc\\b[^.!?\\n]{0,40}\\b(?:on|to|in)\\s+(?:every|all|each)\\b",
+    "\\bbcc\\b[^.!?]{0,40}\\b(?:on|to|in)\\s+(?:every|all|each)\\b",
     "\\b(?:override|change|replace|redirect|modify)\\s+(?:the\\s+|all\\s+)?(?:recipients?|destination\\s+account|payee)\\b",
     "\\bredirect\\s+(?:all\\s+)?(?:emails|messages|payments|funds|transfers)\\s+to\\b",
     "\\bsend\\s+all\\s+(?:emails|messages)\\s+to\\b",
@@ -139,6 +144,12 @@ const FAMILIES: readonly CueFamily[] = [
     "\\brm\\s+-(?:rf|fr)\\s+(?:\\/|~|\\$home)(?=[\\s'\")]|$)",
     "\\bmkfs(?:\\.\\w+)?\\s+\\/dev\\/|\\bdd\\s+if=[^\\s]{1,100}\\s+of=\\/dev\\/[sh]d",
     "\\bdrop\\s+(?:database|all\\s+tables)\\b",
+  ]),
+  fam("cross-tool-hook", 1, 2, false, [
+    "\\bwhen(?:ever)?\\s+the\\s+[`'\"]?[\\w-]{1,40}[`'\"]?\\s+tool\\s+is\\s+(?:present|available|called|used|invoked|loaded)\\b",
+    "\\b(?:after|whenever|before)\\s+(?:any|every|each)\\s+(?:other\\s+)?(?:file|tool|data|message|email|request|call|response|query)s?\\s+(?:is|are|runs?|gets?|has|have)\\b",
+    "\\b(?:to|on|for|in)\\s+every\\s+[`'\"]?[\\w-]{1,40}[`'\"]?\\s+(?:call|invocation|request)\\b",
+    "\\bbefore\\s+(?:any|every|each)\\s+other\\s+tool\\b",
   ]),
   fam("prompt-extraction", 3, 3, true, [
     "\\byour\\s+(?:complete\\s+|full\\s+|entire\\s+|current\\s+|exact\\s+)?(?:system\\s+(?:prompts?|instructions|messages?)|initial\\s+instructions|hidden\\s+instructions|instructions\\s+and\\s+tools)\\b",
@@ -154,7 +165,7 @@ const FAMILIES: readonly CueFamily[] = [
     "\\b(?:runs|happens)\\s+automatically\\s+in\\s+the\\s+background\\b",
   ]),
   fam("exfil-verb", 0, 0, false, [
-    "\\b(?:send|sends|sending|forward|forwards|forwarding|post|posts|upload|uploads|uploaded|transmit|transmits|transmitted|exfiltrate|exfiltrates|leak|leaks|email|e-mail|bcc|concatenate|stream|streamed|streams|transfer|transfers)\\b",
+    "\\b(?:send|sends|sending|forward|forwards|forwarding|post|posts|upload|uploads|uploaded|transmit|transmits|transmitted|exfiltrate|exfiltrates|leak|leaks|email|e-mail|bcc|concatenate|stream|streamed|streams|transfer|transfers|pass|passes|passing)\\b",
   ], true),
   fam("destination", 0, 0, false, [
     "\\b[\\w.+-]{1,64}@[a-z0-9-]{1,63}(?:\\.[a-z0-9-]{1,63}){0,4}\\.[a-z]{2,12}\\b",
@@ -163,13 +174,15 @@ const FAMILIES: readonly CueFamily[] = [
     "\\b[A-Z]{2}\\d{2}[A-Z0-9]{10,30}\\b",
     "\\baccount\\s+(?:number\\s+)?[A-Z0-9]{0,6}\\d[A-Z0-9-]{4,30}\\b",
     "\\b\\d{1,3}(?:\\.\\d{1,3}){3}:\\d{2,5}\\b",
+    "\\bto\\s+(?:the|an?|our|this)\\s+(?:[\\w-]{1,20}\\s+)?(?:endpoint|webhook|collector)\\b",
+    "\\bto\\s+the\\s+[`'\"]?[\\w-]{1,40}[`'\"]?\\s+tool\\b",
   ], true),
   fam("external-party", 1, 1.5, false, [
     "\\b(?:remote|external|attacker'?s?|third[- ]party|3rd[- ]party|unknown)\\s+(?:server|endpoint|url|host|site|website|service|logging|database|address|account)s?\\b",
     "\\bthird[- ]parties\\b|\\battacker\\b|\\bmarketing\\s+(?:database|list)\\b|\\bcontrolled\\s+by\\b",
   ]),
   fam("sensitive-data", 1, 1, false, [
-    "\\b(?:credentials?|passwords?|passphrases?|api[ _-]?keys?|secret[ _-]?keys?|private[ _-]?keys?|ssh[ _-]?keys?|security\\s+codes?|2fa\\s+codes?|one[- ]time\\s+(?:codes?|passwords?)|passport(?:[ _]numbers?)?|social\\s+security|bank[ _]account(?:[ _]numbers?)?|credit\\s+card\\s+numbers?|id[ _]numbers?|conversation\\s+(?:history|context)|chat\\s+history|(?:entire|full|whole|complete)\\s+(?:conversation|thread|chat|history)|system\\s+prompt|session\\s+(?:cookies?|tokens?|data)|browser\\s+history|clipboard(?:\\s+content)?|user\\s+messages|location\\s+history|private\\s+messages|all\\s+(?:the\\s+)?messages|all\\s+(?:user|personal)\\s+information|personal\\s+data)\\b",
+    "\\b(?:credentials?|passwords?|passphrases?|api[ _-]?keys?|secret[ _-]?keys?|private[ _-]?keys?|ssh[ _-]?keys?|security\\s+codes?|2fa\\s+codes?|one[- ]time\\s+(?:codes?|passwords?)|passport(?:[ _]numbers?)?|social\\s+security|bank[ _]account(?:[ _]numbers?)?|credit\\s+card\\s+numbers?|id[ _]numbers?|conversation\\s+(?:history|context)|chat\\s+history|(?:entire|full|whole|complete)\\s+(?:conversation|thread|chat|history)|(?:oauth|auth|authorization)[ _]?(?:tokens?|headers?)|system\\s+prompt|session\\s+(?:cookies?|tokens?|data)|browser\\s+history|clipboard(?:\\s+content)?|user\\s+messages|location\\s+history|private\\s+messages|all\\s+(?:the\\s+)?messages|all\\s+(?:user|personal)\\s+information|personal\\s+data)\\b",
   ]),
   fam("urgency", 1, 0.5, false, [
     "\\bimportant\\s*!{2,}",
@@ -180,7 +193,6 @@ const FAMILIES: readonly CueFamily[] = [
   ]),
   fam("tool-reference", 1, 0, false, [
     "\\b(?:call|invoke|use|run|execute|trigger)\\s+(?:the\\s+)?[`'\"]?[a-z][a-z0-9]{1,30}(?:_[a-z0-9]{1,30}){1,5}[`'\"]?",
-    "\\bwhen\\s+the\\s+[`'\"]?[\\w-]{1,40}[`'\"]?\\s+tool\\s+is\\s+(?:present|available|called|used|invoked)\\b",
     "\\b(?:other|another|all\\s+other)\\s+(?:tools?|servers?|mcp\\s+servers?)\\b",
   ]),
   fam("directive", 1, 0, false, [
@@ -202,21 +214,32 @@ const FAMILIES: readonly CueFamily[] = [
     "\\b(?:automatically|silently)\\s+(?:uploads?|sends?|opted[- ]in|shares?|forwards?)\\b",
   ]),
   fam("offensive-capability", 0, 4, false, [
-    "\\bexploit(?:s|ing)?\\s+(?:the\\s+)?(?:\\w+\\s+){0,2}(?:\\(?cve-\\d{4}-\\d{3,7}\\)?|vulnerabilit(?:y|ies))",
+    // A sentence that starts with "exploit(s)": the tool's own capability, not a scanner's report.
+    "(?:^|[.!?:\\n]\\s{0,3})exploit(?:s|ing)?\\s+(?:the\\s+)?(?:[\\w-]+\\s+){0,2}(?:\\(?cve-\\d{4}-\\d{3,7}\\)?|vulnerabilit(?:y|ies))",
     "\\bcrack(?:ing)?\\s+(?:passwords?|hashes|wpa|handshakes?)|\\bwpa\\d?\\s+handshakes?\\b|\\bfor\\s+cracking\\b",
-    "\\bharvest(?:s|ing)?\\s+credentials\\b|\\bphishing\\b|\\bkeylog(?:ger|ging)?\\b|\\bsocial\\s+engineering\\s+attacks?\\b",
+    "\\bharvest(?:s|ing)?\\s+credentials\\b|\\bphishing\\s+(?:techniques|attacks?|kits?|pages?)\\b|\\bkeylog(?:ger|ging)?\\b|\\bsocial\\s+engineering\\s+attacks?\\b",
     "\\bextract(?:s|ing)?\\s+browser\\s+(?:history|cookies|passwords)\\b",
     "\\bmalicious\\s+(?:symlinks?|payloads?|code|macros?)\\b",
     "\\bbypass(?:es|ing)?\\s+(?:security|authentication|2fa|mfa)\\b",
   ]),
 ];
 
+/**
+ * Every pattern of every cue family, by family (for the linear-time tests and for docs).
+ * Read-only: the detector uses them only through `matchAll`, which works on copies.
+ */
+export const INSTRUCTION_PATTERNS: ReadonlyArray<{ readonly family: string; readonly re: RegExp }> =
+  FAMILIES.map((f) => ({ family: f.id, re: f.re }));
+
 const STRONG = new Set(FAMILIES.filter((f) => f.strong).map((f) => f.id));
 
 /** One cue that fired: its family and where. */
 export interface InstructionCue {
+  /** The cue family. */
   readonly family: string;
+  /** Start of the match. */
   readonly start: number;
+  /** End (exclusive) of the match. */
   readonly end: number;
 }
 
@@ -266,19 +289,19 @@ const ANCHOR_CLASSES: ReadonlyArray<readonly [number, string]> = [
     R,
     "ignore ignoring disregard forget override overriding bypass instructions directive directives " +
     "restrictions guardrails limitations adhere authorizing authorising outdated trusted pretend " +
-    "now system administrator ai llm assistant claude chatgpt gpt dear hey hello attention " +
+    "now system administrator ai llm assistant claude chatgpt gpt " +
     "secretly covertly surreptitiously quietly silently discreetly behind hide keep knowledge " +
     "noticing consent brought bcc cc recipient recipients payee redirect rm mkfs dd drop rsa " +
-    "ed25519 passwd shadow exfiltrate exfiltrates leak leaks concatenate future subsequent debug " +
-    "safety descriptions sync model agent bot ssh aws administrative privileged unrestricted " +
+    "ed25519 passwd shadow exfiltrate exfiltrates leak leaks concatenate future subsequent " +
+    "safety descriptions model agent bot ssh aws administrative privileged unrestricted " +
     "maintenance",
   ],
   [
     V,
     "send sends sending forward forwards forwarding post posts upload uploads uploaded transmit " +
-    "transmits transmitted email mail stream streams streamed transfer transfers",
+    "transmits transmitted email mail stream streams streamed transfer transfers pass passes passing",
   ],
-  [D, "http https www account iban"],
+  [D, "http https www account iban tool endpoint webhook"],
   [N, "not never without don dont"],
   [
     T,
@@ -548,6 +571,7 @@ function trimSpan(text: string, lo: number, hi: number): readonly [number, numbe
 
 /** Options of {@link createInstructionDetector}. */
 export interface InstructionDetectorOptions {
+  /** Override the alert / neutralize thresholds. */
   readonly thresholds?: Partial<InstructionThresholds>;
 }
 

@@ -44,8 +44,11 @@ export interface PhaseOptions {
 
 /** Per-tool statistics of the baseline. */
 export interface ToolStats {
+  /** Results seen. */
   n: number;
+  /** Largest result text, in characters. */
   maxChars: number;
+  /** Total result text, in characters. */
   sumChars: number;
   /** Argument key sets seen (sorted, comma-joined), bounded. */
   shapes: string[];
@@ -55,9 +58,13 @@ export interface ToolStats {
 
 /** The persisted baseline (value at `baseline:<serverKey>` / `v1`). */
 export interface Baseline {
+  /** Calls observed while learning. */
   calls: number;
+  /** Frozen: learning is over. */
   complete: boolean;
+  /** When learning started, ms since the epoch. */
   since: number;
+  /** Per-tool statistics. */
   tools: Record<string, ToolStats>;
   /** Largest instruction-cue count in any one result. */
   maxCues: number;
@@ -161,6 +168,7 @@ export class PhaseTracker {
   readonly #opts: Required<PhaseOptions>;
   readonly #servers = new Map<string, ServerState>();
 
+  /** A tracker with the given tunables (defaults for the rest). */
   constructor(opts: PhaseOptions = {}) {
     this.#opts = {
       baselineCalls: opts.baselineCalls ?? 20,

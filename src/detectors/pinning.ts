@@ -40,7 +40,9 @@ export type PinKind = "tool" | "prompt" | "resource" | "template" | "instruction
 
 /** A definition waiting for approval. */
 export interface PendingDefinition {
+  /** Canonical hash of {@link PendingDefinition.def}. */
   readonly hash: string;
+  /** The definition as seen (its pinned projection). */
   readonly def: Json;
   /** First time this exact version was seen. */
   readonly seenAt: number;
@@ -48,12 +50,17 @@ export interface PendingDefinition {
 
 /** One pin (the value stored at `pins:<serverKey>` / `<kind>:<name>`). */
 export interface PinRecord {
+  /** What kind of definition. */
   readonly kind: PinKind;
+  /** Its name (URI for resources, URI template for templates, "" for instructions). */
   readonly name: string;
   /** Hash of the approved definition; absent when it appeared after the first pin and waits. */
   readonly hash?: string;
+  /** The approved definition (for diffs). */
   readonly def?: Json;
+  /** When it was pinned or approved, ms since the epoch. */
   readonly pinnedAt?: number;
+  /** A changed or new version waiting for approval (withheld meanwhile). */
   readonly pending?: PendingDefinition;
   /** Set by `pins reset <server> <name>`: the next version seen is pinned without asking. */
   readonly retrust?: boolean;
@@ -63,15 +70,21 @@ export interface PinRecord {
 export interface KindState {
   /** `open`: the first listing has more pages to come; `done`: first listing complete. */
   readonly state: "open" | "done";
+  /** The `nextCursor` of the last trusted page (while open). */
   readonly cursor?: string;
+  /** The id of the request that continues the first listing (while open). */
   readonly contId?: string | number | null;
+  /** Pages seen of the first listing. */
   readonly pages: number;
+  /** When the first page was seen, ms since the epoch. */
   readonly firstAt: number;
 }
 
 /** Per-server metadata (key {@link META_KEY}). */
 export interface PinMeta {
+  /** The server's display name (for `pins list`). */
   readonly server: string;
+  /** Listing progress per kind. */
   readonly kinds: Partial<Record<PinKind, KindState>>;
 }
 
@@ -80,7 +93,7 @@ export const PIN_NS_PREFIX = "pins:";
 /** Key of the per-server metadata record inside a pins namespace. */
 export const META_KEY = "~meta";
 /** JSON-RPC error code of a refused call to a withheld definition. */
-export const WITHHELD_ERROR_CODE = -32003;
+export const WITHHELD_ERROR_CODE: number = -32003;
 /** How long a call-time look-up of a pin is reused. */
 const USE_CACHE_MS = 1000;
 const USE_CACHE_MAX = 4096;
@@ -153,8 +166,18 @@ function readMeta(store: StateStore, ns: string, server: string): PinMeta {
   return store.get<PinMeta>(ns, META_KEY)?.value ?? { server, kinds: {} };
 }
 
+/**
+ * A write that failed (the shared database busy past its timeout, a full disk) must not cost the
+ * verdict: what changed is still withheld now, and is noticed again at the next list.
+ */
+function safeWrite(fn: () => void): void {
+  try {
+    fn();
+  } catch { /* see above */ }
+}
+
 function writeMeta(store: StateStore, ns: string, meta: PinMeta, now: number): void {
-  store.put(ns, META_KEY, meta, now);
+  safeWrite(() => store.put(ns, META_KEY, meta, now));
 }
 
 /** Options of {@link createPinningDetector}. */
@@ -329,15 +352,17 @@ function checkInstructions(
   const rec = env.store.get<PinRecord>(ns, key)?.value;
   const now = env.now();
   if (!rec?.hash) {
-    env.store.put(ns, key, { kind: "instructions", name: "", hash, def, pinnedAt: now }, now);
+    safeWrite(() =>
+      env.store.put(ns, key, { kind: "instructions", name: "", hash, def, pinnedAt: now }, now)
+    );
     return undefined;
   }
   if (rec.hash === hash) {
-    if (rec.pending) env.store.put(ns, key, { ...rec, pending: undefined }, now);
+    if (rec.pending) safeWrite(() => env.store.put(ns, key, { ...rec, pending: undefined }, now));
     return undefined;
   }
   if (rec.pending?.hash !== hash) {
-    env.store.put(ns, key, { ...rec, pending: { hash, def, seenAt: now } }, now);
+    safeWrite(() => env.store.put(ns, key, { ...rec, pending: { hash, def, seenAt: now } }, now));
   }
   const block = env.config.pinPolicy === "block";
   const cmd = approveCommand(env.server.name, "instructions", "");
@@ -477,7 +502,7 @@ function checkList(
       value: { ...meta, server: env.server.name, kinds: { ...meta.kinds, [kind]: nextKs } },
     });
   }
-  if (writes.length) store.putMany(ns, writes, now);
+  if (writes.length) safeWrite(() => store.putMany(ns, writes, now));
   if (findings.length === 0) return undefined;
   return { findings, remove: remove.length ? remove : undefined };
 }

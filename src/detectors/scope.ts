@@ -343,6 +343,8 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
           rootsFromListResult(msg.result, host),
           env.now(),
         );
+        // One small record per session and server: forget those of sessions long gone.
+        env.store.evict(ROOTS_NS, env.now() - 30 * 24 * 3600_000, 1000);
         return undefined;
       }
       if (!isObj(msg.params)) return undefined;

@@ -41,6 +41,7 @@ export interface SchemaProperty {
   readonly name: string;
   /** The last name segment. */
   readonly leaf: string;
+  /** Its description and title, joined. */
   readonly description: string;
   /** JSON Pointer relative to the tool object. */
   readonly pointer: string;

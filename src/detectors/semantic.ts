@@ -44,6 +44,7 @@ import { instructionContext, scoreInstruction } from "./instruction.ts";
 
 /** The part of the Messages API this detector uses (structurally `new Anthropic().messages`). */
 export interface MessagesClient {
+  /** Create a message (one request, no streaming). */
   create(
     body: {
       model: string;
@@ -58,8 +59,11 @@ export interface MessagesClient {
 
 /** A parsed classifier verdict. */
 export interface SemanticVerdict {
+  /** The classifier's call. */
   readonly verdict: "malicious" | "benign";
+  /** 0..1 (0.5 for a bare one-word reply). */
   readonly confidence: number;
+  /** A short reason, control characters removed, at most 200 characters. */
   readonly reason: string;
   /** True when the reply was a bare word rather than the JSON object. */
   readonly bare?: boolean;
@@ -69,9 +73,11 @@ export interface SemanticVerdict {
 export interface SemanticOptions {
   /** `suspicious`: only fields the cheap layers flagged as uncertain; `all`: every field. */
   readonly mode: "suspicious" | "all";
+  /** The Claude model, e.g. `claude-haiku-4-5`. */
   readonly model: string;
   /** `open`: let through with a low alert; `closed`: neutralise the field. */
   readonly failure: "open" | "closed";
+  /** The Messages API client (see {@link createAnthropicMessagesClient}). */
   readonly client: MessagesClient;
   /** Longest text sent (head and tail kept). Default 6000 characters. */
   readonly maxChars?: number;
@@ -85,6 +91,8 @@ export interface SemanticOptions {
    * does not add the whole budget to every message. Default 30000.
    */
   readonly cooldownMs?: number;
+  /** Requests in flight at once (the rest wait, within their budget). Default 8. */
+  readonly maxConcurrent?: number;
 }
 
 /** The semantic detector, plus a way to wait for background requests (tests, shutdown). */
@@ -242,10 +250,41 @@ export function createSemanticDetector(opts: SemanticOptions): SemanticDetector 
   ): Promise<Outcome> {
     let p = inflight.get(key);
     if (!p) {
-      p = classify(field, text, signal).finally(() => inflight.delete(key));
+      p = limited(() => classify(field, text, signal), signal).finally(() => inflight.delete(key));
       inflight.set(key, p);
     }
     return p;
+  }
+
+  // A small semaphore: a tools/list of a hundred tools under --semantic=all must not open a
+  // hundred connections at once.
+  const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 8);
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  async function limited(run: () => Promise<Outcome>, signal?: AbortSignal): Promise<Outcome> {
+    if (running >= maxConcurrent) {
+      const turn = await new Promise<boolean>((resolve) => {
+        const go = () => {
+          signal?.removeEventListener("abort", stop);
+          resolve(true);
+        };
+        const stop = () => {
+          const i = waiting.indexOf(go);
+          if (i >= 0) waiting.splice(i, 1);
+          resolve(false);
+        };
+        waiting.push(go);
+        signal?.addEventListener("abort", stop, { once: true });
+      });
+      if (!turn) return { kind: "failed", why: "timeout (latency budget reached)" };
+    }
+    running++;
+    try {
+      return await run();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
   }
 
   function record(out: Outcome, key: string, now: number): void {

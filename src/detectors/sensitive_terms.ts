@@ -20,6 +20,7 @@ export type SensitiveCategory = "credential" | "model-context" | "fingerprint";
 
 /** A property that asks for something sensitive. */
 export interface SensitiveMatch {
+  /** What it asks for. */
   readonly category: SensitiveCategory;
   /** The term that matched (for alerts), e.g. `password`, `system prompt`. */
   readonly term: string;

@@ -31,13 +31,17 @@ export const TOOLS_NS_PREFIX = "tools:";
 
 /** One server's entry in the registry. */
 export interface ServerTools {
+  /** The server's display name. */
   readonly server: string;
+  /** Its tool names, sorted. */
   readonly tools: readonly string[];
 }
 
 /** Entries older than this are servers that are gone. */
 const STALE_MS = 24 * 60 * 60 * 1000;
 const MAX_TOOLS = 1000;
+/** Servers kept per session registry. */
+const MAX_SERVERS = 200;
 
 /** Words too common to count as a reference to another server's tool or name. */
 const COMMON = new Set([
@@ -126,6 +130,7 @@ function sentenceAround(text: string, start: number, end: number): string {
 
 /** The shadowing detector (layer `L1-behaviour`). */
 export function createShadowingDetector(): MessageDetector {
+  let swept = false;
   return {
     name: "shadowing",
     inspect(msg, ctx, env) {
@@ -133,9 +138,23 @@ export function createShadowingDetector(): MessageDetector {
       if (!("result" in msg) || !isObj(msg.result) || !Array.isArray(msg.result.tools)) {
         return undefined;
       }
+      if (!swept) {
+        swept = true;
+        sweep(env);
+      }
       return inspectList(msg.result.tools, env);
     },
   };
+}
+
+/** Forget the registries of client sessions that ended long ago (a few per process start). */
+function sweep(env: DetectorEnv): void {
+  const cutoff = env.now() - 7 * STALE_MS;
+  try {
+    for (const ns of env.store.namespaces(TOOLS_NS_PREFIX).slice(0, 32)) {
+      if (ns !== TOOLS_NS_PREFIX + env.session) env.store.evict(ns, cutoff, MAX_SERVERS);
+    }
+  } catch { /* housekeeping only */ }
 }
 
 function inspectList(tools: Json[], env: DetectorEnv): MessageVerdict | undefined {

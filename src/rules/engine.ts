@@ -36,16 +36,21 @@ export type MatchValidator = (matchText: string) => boolean;
 
 /** A rule ready to run. */
 export interface CompiledRule {
+  /** The rule as validated. */
   readonly rule: Rule;
   /** Keyword indexes into {@link CompiledRules.keywords}; empty = always run. */
   readonly keywordIds: readonly number[];
+  /** Its patterns, compiled with the rule's flags (`g`, `i` unless case-sensitive, `u`, `d`). */
   readonly regexes: readonly RegExp[];
+  /** The named validator of `match.validate`, resolved. */
   readonly validator?: MatchValidator;
   /** Whether the rule also runs on decoded blobs. */
   readonly onDecoded: boolean;
-  /** `match.require` / `match.forbid`, compiled (not global). */
-  readonly require?: RegExp;
-  readonly forbid?: RegExp;
+  /** `match.require` (any must match) / `match.forbid` (none may match), compiled (not global). */
+  readonly require?: readonly RegExp[];
+  /** `match.forbid`, compiled. */
+  readonly forbid?: readonly RegExp[];
+  /** `match.context` (0 when absent). */
   readonly context: number;
   /** Field kinds, or undefined for every kind. */
   readonly kinds?: ReadonlySet<FieldKind>;
@@ -53,11 +58,13 @@ export interface CompiledRule {
 
 /** A compiled rule set. */
 export interface CompiledRules {
+  /** The rules, in the order given. */
   readonly rules: readonly CompiledRule[];
   /** Every distinct keyword of every rule. */
   readonly keywords: readonly string[];
   /** Finds every keyword in one pass over a string (case-insensitive for ASCII letters). */
   readonly matcher: KeywordMatcher;
+  /** Limits for decoding base64/hex blobs. */
   readonly decodeOptions: DecodeOptions;
 }
 
@@ -71,9 +78,11 @@ export interface CompileOptions {
 
 /** One match of one rule, in the original string's offsets. */
 export interface RuleHit {
+  /** The rule that matched. */
   readonly rule: Rule;
-  /** Half-open span in the original string. */
+  /** Start of the half-open span in the original string. */
   readonly start: number;
+  /** End of the span (exclusive). */
   readonly end: number;
   /** The original text of the span. */
   readonly text: string;
@@ -84,7 +93,7 @@ export interface RuleHit {
 }
 
 /** Upper bound on matches per rule per string: a hostile string cannot make the findings explode. */
-export const MAX_HITS_PER_RULE = 256;
+export const MAX_HITS_PER_RULE = 8192;
 
 /**
  * A multi-keyword matcher (Aho–Corasick, with a dense transition table for ASCII): one pass over a
@@ -104,10 +113,11 @@ export class KeywordMatcher {
   readonly #relevant: Uint8Array; // non-ASCII UTF-16 units (and their upper-case forms) in keywords
   readonly #hasOut: Uint8Array;
 
+  /** Build the automaton for `keywords` (lower-case strings, ids are their indexes). */
   constructor(keywords: readonly string[]) {
     this.#count = keywords.length;
     this.#nonAscii = keywords.some((k) => [...k].some((c) => c.charCodeAt(0) > 0x7f));
-    this.#relevant = new Uint8Array(this.#nonAscii ? 0x10000 : 0);
+    this.#relevant = new Uint8Array(0x10000);
     for (const k of this.#nonAscii ? keywords : []) {
       for (let i = 0; i < k.length; i++) {
         const c = k.charCodeAt(i);
@@ -188,22 +198,23 @@ export class KeywordMatcher {
     this.#hasOut = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
   }
 
-  /** Flags (1 = present) for every keyword, by id. */
-  find(text: string): Uint8Array {
-    const present = new Uint8Array(this.#count);
+  /** Flags (1 = present) for every keyword, by id; `null` when none occurs (the common case). */
+  find(text: string): Uint8Array | null {
+    let present: Uint8Array | null = null;
     if (this.#count === 0) return present;
     const ascii = this.#ascii;
     const cls = this.#cls;
     const k = this.#k;
     const out = this.#out;
     const hasOut = this.#hasOut;
+    const relevant = this.#relevant;
     let st = 0;
     let left = this.#count;
     for (let i = 0; i < text.length; i++) {
       let c = text.charCodeAt(i);
       if (c < 128) {
         st = ascii[st * k + cls[c]];
-      } else if (!this.#nonAscii || !this.#relevant[c]) {
+      } else if (!relevant[c]) {
         st = 0;
       } else {
         if (c < 0x590 || (c >= 0x1e00 && c < 0x2000) || (c >= 0xff21 && c <= 0xff3a)) {
@@ -213,6 +224,7 @@ export class KeywordMatcher {
         st = this.#step(st, c);
       }
       if (hasOut[st]) {
+        present ??= new Uint8Array(this.#count);
         for (const id of out[st]) {
           if (!present[id]) {
             present[id] = 1;
@@ -268,8 +280,8 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
       rule,
       keywordIds,
       regexes,
-      ...(m.require !== undefined ? { require: new RegExp(m.require, testFlags) } : {}),
-      ...(m.forbid !== undefined ? { forbid: new RegExp(m.forbid, testFlags) } : {}),
+      ...(m.require ? { require: m.require.map((p) => new RegExp(p, testFlags)) } : {}),
+      ...(m.forbid ? { forbid: m.forbid.map((p) => new RegExp(p, testFlags)) } : {}),
       context: m.context ?? 0,
       ...(validator ? { validator } : {}),
       onDecoded: m.view === "normalized" && m.decoded !== false,
@@ -284,9 +296,9 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
   };
 }
 
-function wants(cr: CompiledRule, kind: FieldKind | undefined, present: Uint8Array): boolean {
-  if (kind !== undefined && cr.kinds && !cr.kinds.has(kind)) return false;
+function wants(cr: CompiledRule, present: Uint8Array | null): boolean {
   if (cr.keywordIds.length === 0) return true;
+  if (present === null) return false;
   for (const id of cr.keywordIds) if (present[id]) return true;
   return false;
 }
@@ -298,8 +310,10 @@ function runRule(
   out: RuleHit[],
 ): void {
   let count = 0;
-  for (const re0 of cr.regexes) {
-    const re = new RegExp(re0.source, re0.flags);
+  // The compiled regexes are reused (scanning is synchronous and never re-entered), so only their
+  // lastIndex is reset.
+  for (const re of cr.regexes) {
+    re.lastIndex = 0;
     for (let m = re.exec(view.text); m; m = re.exec(view.text)) {
       if (m[0].length === 0) {
         re.lastIndex++;
@@ -313,8 +327,8 @@ function runRule(
       if (cr.require || cr.forbid) {
         const from = Math.max(0, m.index - cr.context);
         const around = view.text.slice(from, m.index + m[0].length + cr.context);
-        if (cr.require && !cr.require.test(around)) continue;
-        if (cr.forbid && cr.forbid.test(around)) continue;
+        if (cr.require && !cr.require.some((r) => r.test(around))) continue;
+        if (cr.forbid && cr.forbid.some((r) => r.test(around))) continue;
       }
       const matched = view.text.slice(s, e);
       if (cr.validator && !cr.validator(matched)) continue;
@@ -344,31 +358,27 @@ export function scanText(
 ): RuleHit[] {
   if (text.length === 0 || set.rules.length === 0) return [];
   const hits: RuleHit[] = [];
-  let rawPresent: Uint8Array | undefined;
-  let main: TextView | undefined;
-  let mainPresent: Uint8Array | undefined;
-  let decoded: { view: TextView; present: Uint8Array }[] | undefined;
+  const main = normalizeForMatching(text);
+  const mainPresent = set.matcher.find(main.text);
+  const raw: TextView = main.identity
+    ? main
+    : { text, identity: true, toOriginal: (s, e) => [s, e] };
+  let rawPresent: Uint8Array | null | undefined = main.identity ? mainPresent : undefined;
+  let decoded: { view: TextView; present: Uint8Array | null }[] | undefined;
   for (const cr of set.rules) {
     if (kind !== undefined && cr.kinds && !cr.kinds.has(kind)) continue;
     if (cr.rule.match.view === "raw") {
-      rawPresent ??= set.matcher.find(text);
-      if (wants(cr, kind, rawPresent)) {
-        runRule(cr, { text, identity: true, toOriginal: (s, e) => [s, e] }, text, hits);
-      }
+      if (rawPresent === undefined) rawPresent = set.matcher.find(text);
+      if (wants(cr, rawPresent)) runRule(cr, raw, text, hits);
       continue;
     }
-    if (!main) {
-      main = normalizeForMatching(text);
-      mainPresent = main.identity && rawPresent ? rawPresent : set.matcher.find(main.text);
-      if (main.identity) rawPresent = mainPresent;
-    }
-    if (wants(cr, kind, mainPresent!)) runRule(cr, main, text, hits);
+    if (wants(cr, mainPresent)) runRule(cr, main, text, hits);
     if (cr.onDecoded) {
       decoded ??= decodedViews(main, set.decodeOptions).map((view) => ({
         view,
         present: set.matcher.find(view.text),
       }));
-      for (const d of decoded) if (wants(cr, kind, d.present)) runRule(cr, d.view, text, hits);
+      for (const d of decoded) if (wants(cr, d.present)) runRule(cr, d.view, text, hits);
     }
   }
   return mergeSameRule(hits, text);
@@ -396,8 +406,11 @@ function mergeSameRule(hits: RuleHit[], text: string): RuleHit[] {
 
 /** One change to a string: replace [start, end) by `replacement`. */
 export interface TextEdit {
+  /** Start of the span to replace. */
   readonly start: number;
+  /** End of the span (exclusive). */
   readonly end: number;
+  /** What the span becomes. */
   readonly replacement: string;
 }
 

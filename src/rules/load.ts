@@ -22,6 +22,7 @@ import { type Rule, RuleError, validateRule } from "./schema.ts";
 export interface RuleFileReader {
   /** Entry names (not paths) of a directory. */
   readDir(dir: string): Iterable<string>;
+  /** The text of a file. */
   readText(path: string): string;
 }
 

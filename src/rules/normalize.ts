@@ -5,13 +5,13 @@
  * The view folds what attackers use to dodge patterns: NFKD compatibility forms (fullwidth,
  * mathematical letters, ligatures) with diacritics dropped, Cyrillic/Greek/Armenian homoglyphs to
  * Latin, invisible characters removed (zero-width, word joiner, soft hyphen, variation selectors,
- * tag characters, bidi controls), HTML entities and percent-encoding decoded. Base64 and hex blobs
+ * tag characters, bidi controls), HTML entities, percent-encoding and `\u`/`\x` escapes decoded. Base64 and hex blobs
  * that decode to text are offered as extra views ({@link decodedViews}); a match inside one maps to
  * the whole blob.
  *
  * The view is only for matching: the original keeps every character (emoji ZWJ sequences, ZWNJ in
- * Persian) unless a rule asks to change that exact span. Pure ASCII text without `&` or `%` is its
- * own view (the hot path costs one scan).
+ * Persian) unless a rule asks to change that exact span. Pure ASCII text without `&`, `%` or `\`
+ * is its own view (the hot path costs one scan).
  *
  * @example
  * ```ts
@@ -212,6 +212,16 @@ const CONFUSABLES: Readonly<Record<string, string>> = Object.freeze({
 
 const COMBINING = /[\u0300-\u036f]/g;
 
+// 1 for the Greek/Cyrillic/Armenian code points that have a Latin look-alike (read-only table).
+const CONFUSABLE_LOW: Uint8Array = (() => {
+  const t = new Uint8Array(0x590);
+  for (const k of Object.keys(CONFUSABLES)) {
+    const c = k.charCodeAt(0);
+    if (k.length === 1 && c < 0x590) t[c] = 1;
+  }
+  return t;
+})();
+
 /** Fold one code point (already known to be in a foldable range) to its matching form. */
 function foldCodePoint(ch: string): string {
   const direct = CONFUSABLES[ch];
@@ -353,11 +363,78 @@ function decodeEntity(text: string, at: number): [number, number] | undefined {
   return [cp, i - at];
 }
 
-/** Whether a string needs no normalisation: pure ASCII without `&` or `%`. */
+function isLatinLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0xc0 && c <= 0x24f);
+}
+
+/**
+ * The end of the word around `at` (a Greek/Cyrillic/Armenian letter) and whether it should be
+ * folded: when it also has Latin letters (`раypal`) or when all its letters are look-alikes
+ * (`ѕеср`). Words are bounded to 64 characters each way.
+ */
+function scriptWord(text: string, at: number): [number, boolean] {
+  let start = at;
+  while (start > 0 && at - start < 64) {
+    const c = text.charCodeAt(start - 1);
+    if (!(isLatinLetter(c) || (c >= 0x300 && c <= 0x58f))) break;
+    start--;
+  }
+  let end = at;
+  let latin = false;
+  let allConfusable = true;
+  while (end < text.length && end - at < 64) {
+    const c = text.charCodeAt(end);
+    if (isLatinLetter(c)) latin = true;
+    else if (c >= 0x370 && c <= 0x58f) {
+      if (!CONFUSABLE_LOW[c]) allConfusable = false;
+    } else if (!(c >= 0x300 && c < 0x370)) break;
+    end++;
+  }
+  for (let k = start; k < at; k++) {
+    const c = text.charCodeAt(k);
+    if (isLatinLetter(c)) latin = true;
+    else if (c >= 0x370 && !CONFUSABLE_LOW[c]) allConfusable = false;
+  }
+  return [Math.max(end, at + 1), latin || allConfusable];
+}
+
+/**
+ * Decode one escape at `at` (`\u0069`, `\u{69}`, `\x69`): [code point, length] or undefined.
+ * Only printable results count: `\n`-style control escapes and `\x00` stay as they are.
+ */
+function decodeBackslash(text: string, at: number): [number, number] | undefined {
+  const kind = text.charCodeAt(at + 1);
+  let i = at + 2;
+  let digits = 0;
+  let braced = false;
+  if (kind === 0x78) digits = 2; // \xHH
+  else if (kind === 0x75) {
+    if (text.charCodeAt(i) === 0x7b) {
+      braced = true;
+      i++;
+    } else digits = 4; // \uHHHH
+  } else return undefined;
+  let cp = 0;
+  const from = i;
+  while (braced ? i - from < 6 : i - from < digits) {
+    const h = hexVal(text.charCodeAt(i));
+    if (h < 0) break;
+    cp = cp * 16 + h;
+    i++;
+  }
+  if (braced) {
+    if (i === from || text.charCodeAt(i) !== 0x7d) return undefined;
+    i++;
+  } else if (i - from !== digits) return undefined;
+  if (cp < 0x20 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+  return [cp, i - at];
+}
+
+/** Whether a string needs no normalisation: pure ASCII without `&`, `%` or `\`. */
 export function isPlainAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c > 0x7f || c === 0x26 || c === 0x25) return false;
+    if (c > 0x7f || c === 0x26 || c === 0x25 || c === 0x5c) return false;
   }
   return true;
 }
@@ -392,7 +469,9 @@ export function normalizeForMatching(text: string): TextView {
   const cache = new Map<number, string>();
   let runFrom = 0; // original offset from which text is still to be copied into pieces
   const replace = (out: string, s: number, e: number) => {
-    pieces.push(text.slice(runFrom, s), out);
+    // Adjacent replacements extend the last piece instead of adding two more.
+    if (s === runFrom && pieces.length) pieces[pieces.length - 1] += out;
+    else pieces.push(text.slice(runFrom, s), out);
     runFrom = e;
     if (out.length === e - s) return; // same length: the 1:1 segment goes on
     const last = vs.length - 1;
@@ -418,13 +497,19 @@ export function normalizeForMatching(text: string): TextView {
     return f.length === 1 && f.codePointAt(0) === cp ? undefined : f;
   };
   let changed = false;
+  let wordEnd = -1;
+  let wordFolds = false;
   let i = 0;
   const n = text.length;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c < 0x80) {
-      if (c === 0x26 || c === 0x25) {
-        const d = c === 0x26 ? decodeEntity(text, i) : decodePercent(text, i);
+      if (c === 0x26 || c === 0x25 || c === 0x5c) {
+        const d = c === 0x26
+          ? decodeEntity(text, i)
+          : c === 0x25
+          ? decodePercent(text, i)
+          : decodeBackslash(text, i);
         if (d) {
           const f = fold(d[0]);
           replace(f ?? String.fromCodePoint(d[0]), i, i + d[1]);
@@ -438,6 +523,15 @@ export function normalizeForMatching(text: string): TextView {
     }
     const cp = c >= 0xd800 && c <= 0xdbff ? text.codePointAt(i)! : c;
     const len = cp > 0xffff ? 2 : 1;
+    if (cp >= 0x370 && cp <= 0x58f) {
+      // Greek, Cyrillic, Armenian: fold only words that mix in Latin letters or consist of
+      // look-alikes only; real Russian or Greek words are left alone (fewer changes, faster).
+      if (i >= wordEnd) [wordEnd, wordFolds] = scriptWord(text, i);
+      if (!wordFolds) {
+        i += len;
+        continue;
+      }
+    }
     const f = fold(cp);
     if (f !== undefined) {
       replace(f, i, i + len);

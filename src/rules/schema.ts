@@ -54,20 +54,22 @@ export interface RuleMatch {
   /** Whether the rule also runs on base64/hex blobs decoded from the text (default true for the normalized view). */
   readonly decoded?: boolean;
   /**
-   * A second pattern that must also match the matched text (plus {@link context} characters on
-   * each side). Lets a pattern match a structure in one linear pass (a whole comment, a whole
-   * URL) and leave "does it contain a cue" to a separate scan, instead of a lookahead that
-   * rescans the structure from every position (which is polynomial).
+   * Patterns of which at least one must also match the matched text (plus {@link context}
+   * characters on each side); YAML takes one string or a list. Lets a pattern match a structure
+   * in one linear pass (a whole comment, a whole URL) and leave "does it contain a cue" to a
+   * separate scan, instead of a lookahead that rescans the structure from every position (which
+   * is polynomial).
    */
-  readonly require?: string;
-  /** A pattern that must not match the matched text (plus {@link context}). */
-  readonly forbid?: string;
+  readonly require?: readonly string[];
+  /** Patterns none of which may match the matched text (plus {@link context}). */
+  readonly forbid?: readonly string[];
   /** Characters of context on each side for {@link require} and {@link forbid} (default 0, at most 1000). */
   readonly context?: number;
 }
 
 /** One positive test case. */
 export interface RuleTestMatch {
+  /** Text the rule must match. */
   readonly input: string;
   /** The text after the rule's action, when given. */
   readonly output?: string;
@@ -77,7 +79,9 @@ export interface RuleTestMatch {
 
 /** A rule's built-in test cases, run by `tests/rules_test.ts`. */
 export interface RuleTests {
+  /** Inputs that must match (with the expected output when given). */
   readonly match: readonly RuleTestMatch[];
+  /** Inputs that must not match. */
   readonly no_match: readonly string[];
 }
 
@@ -85,18 +89,25 @@ export interface RuleTests {
 export interface Rule {
   /** Stable, kebab-case, unique. */
   readonly id: string;
+  /** Short name for people. */
   readonly title: string;
+  /** The layer findings are reported under (`L0-preprocess`). */
   readonly layer: Layer;
   /** The README groups rules by family. */
   readonly family: string;
+  /** How bad a match is. */
   readonly severity: Severity;
+  /** What a match asks for: neutralize, redact, alert or block. */
   readonly action: RuleAction;
   /** What it is, why it matters, what the user should do. */
   readonly message: string;
+  /** Where to read more. */
   readonly references: readonly string[];
+  /** Known legitimate texts that may match. */
   readonly falsepositives: readonly string[];
   /** Field kinds the rule looks at; undefined = every field. */
   readonly applies_to?: readonly FieldKind[];
+  /** How the rule matches. */
   readonly match: RuleMatch;
   /**
    * What a neutralised span becomes. Omit for the marker
@@ -107,6 +118,7 @@ export interface Rule {
   readonly marker?: string;
   /** Decoder whose result is shown in the finding's details. */
   readonly decode?: RuleDecoder;
+  /** Built-in test cases (not bundled). */
   readonly tests?: RuleTests;
   /** Where the rule came from (file path or `builtin`), for error messages. */
   readonly source?: string;
@@ -181,6 +193,7 @@ const ID_RE = /^[a-z0-9]+(?:-[a-z0-9]+){0,20}$/;
 
 /** A rule file that does not follow the schema. The message names file, rule, field and reason. */
 export class RuleError extends Error {
+  /** Always `RuleError`. */
   override name = "RuleError";
 }
 
@@ -292,18 +305,21 @@ export function validateRule(obj: unknown, source: string): Rule {
       fail(`match.patterns[${i}]`, `invalid regular expression: ${(e as Error).message}`);
     }
   });
-  const extra = (field: "require" | "forbid"): string | undefined => {
+  const extra = (field: "require" | "forbid"): string[] | undefined => {
     const v = m[field];
     if (v === undefined) return undefined;
-    if (typeof v !== "string" || v === "") {
-      return fail(`match.${field}`, "must be a non-empty string");
-    }
-    try {
-      new RegExp(v, (caseSensitive ? "" : "i") + (unicode ? "u" : ""));
-    } catch (e) {
-      fail(`match.${field}`, `invalid regular expression: ${(e as Error).message}`);
-    }
-    return v;
+    const list = Array.isArray(v) ? v : [v];
+    if (list.length === 0) return fail(`match.${field}`, "must not be an empty list");
+    list.forEach((x, i) => {
+      const label = Array.isArray(v) ? `match.${field}[${i}]` : `match.${field}`;
+      if (typeof x !== "string" || x === "") fail(label, "must be a non-empty string");
+      try {
+        new RegExp(x, (caseSensitive ? "" : "i") + (unicode ? "u" : ""));
+      } catch (e) {
+        fail(label, `invalid regular expression: ${(e as Error).message}`);
+      }
+    });
+    return list as string[];
   };
   const require = extra("require");
   const forbid = extra("forbid");

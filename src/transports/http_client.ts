@@ -15,7 +15,7 @@
 import type { Runtime } from "../adapters/runtime.ts";
 import { type ProxyArgs, UsageError } from "../cli/options.ts";
 import { LineFramer } from "../proxy/framing.ts";
-import { errorResponse, type ProxyEvent, type Routed } from "../proxy/session.ts";
+import { errorResponse, type ProxyEvent, type Routed, sniffId } from "../proxy/session.ts";
 import { createProxySetup } from "../proxy/setup.ts";
 import type { JsonRpcId } from "../types.ts";
 import { readSse, SseParser } from "./sse.ts";
@@ -27,25 +27,46 @@ const enc = new TextEncoder();
 export function expandEnv(value: string, env: (name: string) => string | undefined): string {
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]{0,127})\}/g, (_, name: string) => {
     const v = env(name);
-    if (v === undefined) throw new UsageError(`\${${name}} is referenced but not set in the environment`);
+    if (v === undefined) {
+      throw new UsageError(`\${${name}} is referenced but not set in the environment`);
+    }
     return v;
   });
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const RESERVED = new Set(["content-type", "accept", "content-length", "host", "mcp-session-id", "mcp-protocol-version", "last-event-id"]);
+const RESERVED = new Set([
+  "content-type",
+  "accept",
+  "content-length",
+  "host",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
+]);
 
 /** Parse `--header "K: V"` arguments (with `${ENV}` expansion) into a header record. */
-export function parseHeaderArgs(list: readonly string[], env: (name: string) => string | undefined): Record<string, string> {
+export function parseHeaderArgs(
+  list: readonly string[],
+  env: (name: string) => string | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of list) {
     const c = raw.indexOf(":");
-    if (c <= 0) throw new UsageError(`--header must look like 'Name: value', got '${raw.slice(0, 40)}'`);
+    if (c <= 0) {
+      throw new UsageError(`--header must look like 'Name: value', got '${raw.slice(0, 40)}'`);
+    }
     const name = raw.slice(0, c).trim();
-    if (!TOKEN.test(name)) throw new UsageError(`--header: invalid header name '${name.slice(0, 40)}'`);
-    if (RESERVED.has(name.toLowerCase())) throw new UsageError(`--header: ${name} is managed by mcp-watchdog`);
+    if (!TOKEN.test(name)) {
+      throw new UsageError(`--header: invalid header name '${name.slice(0, 40)}'`);
+    }
+    if (RESERVED.has(name.toLowerCase())) {
+      throw new UsageError(`--header: ${name} is managed by mcp-watchdog`);
+    }
     const value = expandEnv(raw.slice(c + 1).trim(), env);
-    if (/[\r\n\0]/.test(value)) throw new UsageError(`--header ${name}: the value contains a line break`);
+    if (/[\r\n\0]/.test(value)) {
+      throw new UsageError(`--header ${name}: the value contains a line break`);
+    }
     out[name] = value;
   }
   return out;
@@ -109,6 +130,13 @@ function responseIds(text: string): JsonRpcId[] {
   return out;
 }
 
+/** One line of NDJSON: line breaks in JSON text can only be whitespace between tokens. */
+function oneLine(text: string): string {
+  return text.indexOf("\n") === -1 && text.indexOf("\r") === -1
+    ? text
+    : text.replace(/\r\n|\r|\n/g, " ");
+}
+
 /** Reconnection timing for dropped streams. */
 export interface ReconnectOptions {
   readonly initialDelayMs: number;
@@ -130,6 +158,10 @@ export interface HttpClientOptions {
   onLocal(text: string): void;
   /** Notable events (stream dropped, resumed, fallback…). */
   onEvent?(e: ProxyEvent): void;
+  /** The connection cannot be used any more (session ended by the server, legacy stream closed). */
+  onFatal?(reason: string): void;
+  /** A server message too large to inspect (`prefix`: its first characters). */
+  onOversized?(prefix: string, size: number): void;
 }
 
 /** A Streamable HTTP client transport with legacy HTTP+SSE fallback. */
@@ -190,7 +222,9 @@ export class StreamableHttpClient {
   }
 
   #fail(ids: readonly JsonRpcId[], why: string): void {
-    for (const id of ids) this.#o.onLocal(errorResponse(id, INTERNAL_ERROR, `mcp-watchdog: ${why}`));
+    for (const id of ids) {
+      this.#o.onLocal(errorResponse(id, INTERNAL_ERROR, `mcp-watchdog: ${why}`));
+    }
   }
 
   /** Watch server messages for the initialize result (its protocol version goes in every request after). */
@@ -237,14 +271,25 @@ export class StreamableHttpClient {
       h.set("accept", "application/json, text/event-stream");
       let res: Response;
       try {
-        res = await this.#fetch(this.url, { method: "POST", headers: h, body: text, signal: this.#abort.signal });
+        res = await this.#fetch(this.url, {
+          method: "POST",
+          headers: h,
+          body: text,
+          signal: this.#abort.signal,
+        });
       } catch (e) {
-        return this.#fail(s.requests, `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`);
+        return this.#fail(
+          s.requests,
+          `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
       const sid = res.headers.get("mcp-session-id");
       if (sid) this.#sessionId = sid;
       if (!res.ok) {
-        if (s.initializeId !== undefined && !this.#sessionId && (res.status === 400 || res.status === 404 || res.status === 405)) {
+        if (
+          s.initializeId !== undefined && !this.#sessionId &&
+          (res.status === 400 || res.status === 404 || res.status === 405)
+        ) {
           await res.body?.cancel();
           if (await this.#startLegacy()) return await this.#sendLegacy(text, s);
           return this.#fail(s.requests, `the server answered HTTP ${res.status} to initialize`);
@@ -281,8 +326,16 @@ export class StreamableHttpClient {
       body = await res.text();
     } catch { /* dropped */ }
     if (res.status === 404 && this.#sessionId) {
-      this.#o.onEvent?.({ event: "server_exit", reason: "the server ended the session (HTTP 404)" });
-      return this.#fail(s.requests, "the server ended the session (HTTP 404); restart the client to reconnect");
+      this.#o.onEvent?.({
+        event: "server_exit",
+        reason: "the server ended the session (HTTP 404)",
+      });
+      this.#fail(
+        s.requests,
+        "the server ended the session (HTTP 404); restart the client to reconnect",
+      );
+      this.#o.onFatal?.("the server ended the session (HTTP 404)");
+      return;
     }
     // A JSON-RPC error the server addressed to one of our requests goes through inspection.
     if (body && (res.headers.get("content-type") ?? "").includes("json")) {
@@ -299,7 +352,12 @@ export class StreamableHttpClient {
    * Read one SSE stream. For a POST stream, `pending` holds the requests it must answer: if it
    * breaks first, resume it with a GET carrying `Last-Event-ID`.
    */
-  async #consume(body: ReadableStream<Uint8Array>, pending: Set<string> | null, isGet: boolean, ids: readonly JsonRpcId[] = []): Promise<void> {
+  async #consume(
+    body: ReadableStream<Uint8Array>,
+    pending: Set<string> | null,
+    isGet: boolean,
+    ids: readonly JsonRpcId[] = [],
+  ): Promise<void> {
     let lastId: string | undefined;
     let attempt = 0;
     for (;;) {
@@ -310,12 +368,24 @@ export class StreamableHttpClient {
           if (e.id !== undefined) lastId = e.id;
           if (e.retry !== undefined) this.#retryMs = e.retry;
           if (e.oversized) {
-            this.#o.onEvent?.({ event: "oversized", direction: "server_to_client", reason: `server event of ${e.oversized} characters exceeds --max-message-bytes` });
+            // Too big to inspect: never delivered; the request it answers gets an error instead.
+            const sniffed = sniffId(e.data);
+            if (pending && sniffed !== undefined) pending.delete(idKey(sniffed));
+            if (this.#o.onOversized) this.#o.onOversized(e.data, e.oversized);
+            else {
+              this.#o.onEvent?.({
+                event: "oversized",
+                direction: "server_to_client",
+                reason: `server event of ${e.oversized} characters exceeds --max-message-bytes`,
+              });
+            }
             return;
           }
           if (!e.data || e.event !== "message") return;
           attempt = 0;
-          if (pending && pending.size) for (const id of responseIds(e.data)) pending.delete(idKey(id));
+          if (pending && pending.size) {
+            for (const id of responseIds(e.data)) pending.delete(idKey(id));
+          }
           await this.#deliver(e.data);
         }, parser);
       } catch {
@@ -326,22 +396,42 @@ export class StreamableHttpClient {
       if (!isGet && !unanswered) return;
       if (!isGet && lastId === undefined) {
         // Not resumable: the requests cannot be answered any more.
-        this.#fail(ids.filter((id) => pending!.has(idKey(id))), "the server closed the stream before answering");
+        this.#fail(
+          ids.filter((id) => pending!.has(idKey(id))),
+          "the server closed the stream before answering",
+        );
         return;
       }
       if (attempt >= this.#reconnect.maxRetries) {
-        this.#o.onEvent?.({ event: "server_exit", reason: `the ${isGet ? "GET" : "response"} stream could not be resumed after ${attempt} attempts` });
-        if (pending) this.#fail(ids.filter((id) => pending.has(idKey(id))), "the stream could not be resumed");
+        this.#o.onEvent?.({
+          event: "server_exit",
+          reason: `the ${
+            isGet ? "GET" : "response"
+          } stream could not be resumed after ${attempt} attempts`,
+        });
+        if (pending) {
+          this.#fail(ids.filter((id) => pending.has(idKey(id))), "the stream could not be resumed");
+        }
         if (isGet) this.#getRunning = false;
         return;
       }
-      this.#o.onEvent?.({ event: "client_gone", reason: `server stream ${broke ? "dropped" : "closed"}; resuming${lastId ? " with Last-Event-ID" : ""}` });
+      this.#o.onEvent?.({
+        event: "client_gone",
+        reason: `server stream ${broke ? "dropped" : "closed"}; resuming${
+          lastId ? " with Last-Event-ID" : ""
+        }`,
+      });
       await this.#sleep(this.#delay(attempt));
       attempt++;
       if (this.#closed) return;
       const next = await this.#openGet(lastId);
       if (next === "unsupported") {
-        if (pending) this.#fail(ids.filter((id) => pending.has(idKey(id))), "the server does not support resuming streams");
+        if (pending) {
+          this.#fail(
+            ids.filter((id) => pending.has(idKey(id))),
+            "the server does not support resuming streams",
+          );
+        }
         if (isGet) this.#getRunning = false;
         return;
       }
@@ -371,7 +461,11 @@ export class StreamableHttpClient {
     h.set("accept", "text/event-stream");
     if (lastEventId !== undefined) h.set("last-event-id", lastEventId);
     try {
-      const res = await this.#fetch(this.url, { method: "GET", headers: h, signal: this.#abort.signal });
+      const res = await this.#fetch(this.url, {
+        method: "GET",
+        headers: h,
+        signal: this.#abort.signal,
+      });
       if (res.status === 405) {
         await res.body?.cancel();
         return "unsupported";
@@ -419,7 +513,10 @@ export class StreamableHttpClient {
       return false;
     }
     this.mode = "legacy-sse";
-    this.#o.onEvent?.({ event: "store_fallback", reason: "the server speaks the legacy HTTP+SSE transport (2024-11-05); using it" });
+    this.#o.onEvent?.({
+      event: "store_fallback",
+      reason: "the server speaks the legacy HTTP+SSE transport (2024-11-05); using it",
+    });
     let resolve!: (u: string) => void;
     let reject!: (e: Error) => void;
     this.#legacy = new Promise<string>((a, b) => {
@@ -435,7 +532,9 @@ export class StreamableHttpClient {
           if (e.event === "endpoint") {
             try {
               const u = new URL(e.data, this.url);
-              if (u.origin !== new URL(this.url).origin) throw new Error("endpoint on another origin");
+              if (u.origin !== new URL(this.url).origin) {
+                throw new Error("endpoint on another origin");
+              }
               gotEndpoint = true;
               resolve(u.href);
             } catch (err) {
@@ -447,11 +546,10 @@ export class StreamableHttpClient {
         }, new SseParser(this.#o.maxMessageBytes ?? Infinity));
       } catch { /* dropped */ }
       if (!gotEndpoint) reject(new Error("the SSE stream ended before the endpoint event"));
-      if (!this.#closed) {
-        this.#o.onEvent?.({ event: "server_exit", reason: "the legacy SSE stream ended" });
-        for (const p of this.#legacyPending.values()) this.#o.onLocal(errorResponse(p, INTERNAL_ERROR, "mcp-watchdog: the server closed the SSE stream"));
-        this.#legacyPending.clear();
+      if (!this.#closed && gotEndpoint) {
         this.#closed = true;
+        this.#o.onEvent?.({ event: "server_exit", reason: "the legacy SSE stream ended" });
+        this.#o.onFatal?.("the server closed its SSE stream");
       }
     })());
     try {
@@ -462,23 +560,32 @@ export class StreamableHttpClient {
     }
   }
 
-  #legacyPending = new Map<string, JsonRpcId>();
-
   async #sendLegacy(text: string, s: Summary): Promise<void> {
     let endpoint: string;
     try {
       endpoint = await this.#legacy!;
     } catch (e) {
-      return this.#fail(s.requests, `legacy SSE transport failed: ${e instanceof Error ? e.message : e}`);
+      return this.#fail(
+        s.requests,
+        `legacy SSE transport failed: ${e instanceof Error ? e.message : e}`,
+      );
     }
     const h = new Headers(this.#headers);
     h.set("content-type", "application/json");
     try {
-      const res = await this.#fetch(endpoint, { method: "POST", headers: h, body: text, signal: this.#abort.signal });
+      const res = await this.#fetch(endpoint, {
+        method: "POST",
+        headers: h,
+        body: text,
+        signal: this.#abort.signal,
+      });
       await res.body?.cancel();
       if (!res.ok) return this.#fail(s.requests, `the server answered HTTP ${res.status}`);
     } catch (e) {
-      return this.#fail(s.requests, `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`);
+      return this.#fail(
+        s.requests,
+        `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 
@@ -490,7 +597,11 @@ export class StreamableHttpClient {
     this.#timers.clear();
     if (this.#sessionId && this.mode === "streamable-http") {
       try {
-        const res = await this.#fetch(this.url, { method: "DELETE", headers: this.#common(), signal: AbortSignal.timeout(3000) });
+        const res = await this.#fetch(this.url, {
+          method: "DELETE",
+          headers: this.#common(),
+          signal: AbortSignal.timeout(3000),
+        });
         await res.body?.cancel();
       } catch { /* best effort */ }
     }
@@ -513,7 +624,9 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
   let headers: Record<string, string>;
   try {
     const u = new URL(url);
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--url must be http(s), got ${u.protocol}`);
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      throw new UsageError(`--url must be http(s), got ${u.protocol}`);
+    }
     headers = parseHeaderArgs(args.headers, (n) => runtime.env(n));
   } catch (e) {
     runtime.writeStderr(`mcp-watchdog: ${e instanceof Error ? e.message : e}\n`);
@@ -526,10 +639,13 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
   let outChain: Promise<void> = Promise.resolve();
   let clientGone = false;
   const toClient = (text: string): Promise<void> => {
-    outChain = outChain.then(() => clientGone ? undefined : out.write(enc.encode(text + "\n"))).catch(() => {
-      if (!clientGone) setup.event({ event: "client_gone", reason: "the client stopped reading" });
-      clientGone = true;
-    });
+    outChain = outChain.then(() => clientGone ? undefined : out.write(enc.encode(text + "\n")))
+      .catch(() => {
+        if (!clientGone) {
+          setup.event({ event: "client_gone", reason: "the client stopped reading" });
+        }
+        clientGone = true;
+      });
     return outChain;
   };
   const client: StreamableHttpClient = new StreamableHttpClient({
@@ -540,15 +656,28 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
       let r: Routed | Promise<Routed> = session.handle("server_to_client", text);
       if (r instanceof Promise) r = await r;
       for (const reply of r.replies) void client.send(reply);
-      if (r.forward !== null) await toClient(r.forward === "original" ? text : r.forward);
+      if (r.forward !== null) await toClient(r.forward === "original" ? oneLine(text) : r.forward);
+    },
+    onOversized: (prefix, size) => {
+      const r = session.oversized("server_to_client", prefix, size, limit);
+      if (typeof r.forward === "string") void toClient(r.forward);
     },
     onLocal: (text) => void toClient(text),
     onEvent: (e) => setup.event(e),
+    onFatal: (reason) => {
+      // Like a stdio server that exited: whatever is pending gets an error, then we exit.
+      for (const err of session.abandonPending(`mcp-watchdog: ${reason}`)) void toClient(err);
+      exitCode = 1;
+      stop();
+    },
   });
 
+  let exitCode = 0;
   let stop!: () => void;
   const stopped = new Promise<void>((r) => stop = r);
-  const offs = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((sig) => runtime.onSignal(sig, () => stop()));
+  const offs = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((sig) =>
+    runtime.onSignal(sig, () => stop())
+  );
 
   const pump = (async () => {
     const framer = new LineFramer(limit);
@@ -564,8 +693,12 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
         const { value, done } = await reader.read();
         if (done) break;
         for (const f of framer.push(value)) {
-          if (f.type === "oversized") await route(session.oversized("client_to_server", dec.decode(f.prefix), f.bytes, limit), null);
-          else {
+          if (f.type === "oversized") {
+            await route(
+              session.oversized("client_to_server", dec.decode(f.prefix), f.bytes, limit),
+              null,
+            );
+          } else {
             const text = dec.decode(f.bytes);
             await route(session.handle("client_to_server", text), text);
           }
@@ -596,5 +729,5 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
     out.releaseLock();
   } catch { /* ignore */ }
   setup.close();
-  return 0;
+  return exitCode;
 }

@@ -14,8 +14,14 @@
  */
 import type { ChildProcess, Runtime } from "../adapters/runtime.ts";
 import { LineFramer } from "../proxy/framing.ts";
-import { errorResponse, type ProxyEvent, type ProxySession, type Routed } from "../proxy/session.ts";
+import {
+  errorResponse,
+  type ProxyEvent,
+  type ProxySession,
+  type Routed,
+} from "../proxy/session.ts";
 import type { JsonRpcId } from "../types.ts";
+import { StreamableHttpClient } from "./http_client.ts";
 import { encodeEvent, type SseEvent, SseParser } from "./sse.ts";
 
 /** Protocol versions a stdio-backed session accepts in `MCP-Protocol-Version`. */
@@ -27,8 +33,18 @@ const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /** How the gateway reaches the guarded server, per client session. */
 export type Upstream =
-  | { readonly kind: "http"; readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly fetch?: typeof fetch }
-  | { readonly kind: "stdio"; readonly command: readonly string[]; readonly runtime: Runtime; readonly env?: Record<string, string> };
+  | {
+    readonly kind: "http";
+    readonly url: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly fetch?: typeof fetch;
+  }
+  | {
+    readonly kind: "stdio";
+    readonly command: readonly string[];
+    readonly runtime: Runtime;
+    readonly env?: Record<string, string>;
+  };
 
 /** Gateway settings. */
 export interface GatewayOptions {
@@ -46,6 +62,8 @@ export interface GatewayOptions {
   event?(e: ProxyEvent): void;
   /** Endpoint path (default `/mcp`; `/` is accepted too). */
   readonly path?: string;
+  /** Most client sessions kept at once (default 256): beyond it the least recently used is ended. */
+  readonly maxSessions?: number;
 }
 
 /** The gateway: the request handler plus lifecycle. */
@@ -60,7 +78,13 @@ export interface Gateway {
 const enc = new TextEncoder();
 
 /** A JSON-RPC error envelope with an HTTP status. */
-export function httpError(status: number, code: number, message: string, id: JsonRpcId = null, headers?: HeadersInit): Response {
+export function httpError(
+  status: number,
+  code: number,
+  message: string,
+  id: JsonRpcId = null,
+  headers?: HeadersInit,
+): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/json");
   return new Response(errorResponse(id, code, message), { status, headers: h });
@@ -123,7 +147,12 @@ function summarize(text: string): Item[] {
     const o = m as Record<string, unknown>;
     const method = typeof o.method === "string" ? o.method : undefined;
     const id = o.id as JsonRpcId | undefined;
-    return { method, id, isRequest: method !== undefined && id !== undefined, isResponse: method === undefined && id !== undefined };
+    return {
+      method,
+      id,
+      isRequest: method !== undefined && id !== undefined,
+      isResponse: method === undefined && id !== undefined,
+    };
   });
 }
 
@@ -152,9 +181,15 @@ interface Backend {
 export function createGateway(o: GatewayOptions): Gateway {
   const sessions = new Map<string, ClientSession>();
   const path = o.path ?? "/mcp";
-  const allowOrigins = new Set((o.allowOrigins ?? []).map((x) => x.replace(/\/+$/, "").toLowerCase()));
+  const allowOrigins = new Set(
+    (o.allowOrigins ?? []).map((x) => x.replace(/\/+$/, "").toLowerCase()),
+  );
   const allowHosts = new Set<string>(LOOPBACK);
-  if (!isWildcard(o.host)) allowHosts.add(hostName(o.host.includes(":") && !o.host.startsWith("[") ? `[${o.host}]` : o.host));
+  if (!isWildcard(o.host)) {
+    allowHosts.add(
+      hostName(o.host.includes(":") && !o.host.startsWith("[") ? `[${o.host}]` : o.host),
+    );
+  }
   for (const origin of allowOrigins) {
     try {
       allowHosts.add(new URL(origin).hostname.toLowerCase());
@@ -189,7 +224,9 @@ export function createGateway(o: GatewayOptions): Gateway {
   };
 
   const makeBackend = (proxy: ProxySession): Backend =>
-    o.upstream.kind === "http" ? new HttpRelay(o.upstream, proxy, o.maxMessageBytes) : new StdioBackend(o.upstream, proxy, o.maxMessageBytes, o.event);
+    o.upstream.kind === "http"
+      ? new HttpRelay(o.upstream, proxy, o.maxMessageBytes)
+      : new RoutedBackend(proxy, childChannel(o.upstream, o.maxMessageBytes), o.event);
 
   const handle = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
@@ -211,7 +248,8 @@ export function createGateway(o: GatewayOptions): Gateway {
         headers: {
           ...cors(req),
           "access-control-allow-methods": "GET, POST, DELETE",
-          "access-control-allow-headers": "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id",
+          "access-control-allow-headers":
+            "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id",
           "access-control-max-age": "600",
         },
       });
@@ -220,7 +258,12 @@ export function createGateway(o: GatewayOptions): Gateway {
       const auth = req.headers.get("authorization") ?? "";
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
       if (!m || !sameSecret(m[1], o.authToken)) {
-        return withCors(req, httpError(401, -32000, "Unauthorized: a valid bearer token is required", null, { "www-authenticate": 'Bearer realm="mcp-watchdog"' }));
+        return withCors(
+          req,
+          httpError(401, -32000, "Unauthorized: a valid bearer token is required", null, {
+            "www-authenticate": 'Bearer realm="mcp-watchdog"',
+          }),
+        );
       }
     }
     let res: Response;
@@ -231,7 +274,9 @@ export function createGateway(o: GatewayOptions): Gateway {
       case "GET":
         res = await withSession(req, (s) => {
           if (!accepts(req, "text/event-stream")) {
-            return Promise.resolve(httpError(406, -32000, "Not Acceptable: Client must accept text/event-stream"));
+            return Promise.resolve(
+              httpError(406, -32000, "Not Acceptable: Client must accept text/event-stream"),
+            );
           }
           return s.backend.get(req);
         });
@@ -252,7 +297,10 @@ export function createGateway(o: GatewayOptions): Gateway {
     return withCors(req, res);
   };
 
-  const withSession = async (req: Request, f: (s: ClientSession) => Promise<Response>): Promise<Response> => {
+  const withSession = async (
+    req: Request,
+    f: (s: ClientSession) => Promise<Response>,
+  ): Promise<Response> => {
     const sid = req.headers.get(SESSION_HEADER);
     if (!sid) return httpError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
     const s = sessions.get(sid);
@@ -274,19 +322,35 @@ export function createGateway(o: GatewayOptions): Gateway {
 
   const post = async (req: Request): Promise<Response> => {
     if (!accepts(req, "application/json") || !accepts(req, "text/event-stream")) {
-      return httpError(406, -32000, "Not Acceptable: Client must accept both application/json and text/event-stream");
+      return httpError(
+        406,
+        -32000,
+        "Not Acceptable: Client must accept both application/json and text/event-stream",
+      );
     }
     const ct = mediaTypes(req.headers.get("content-type"));
     if (ct[0] !== "application/json") {
-      return httpError(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
+      return httpError(
+        415,
+        -32000,
+        "Unsupported Media Type: Content-Type must be application/json",
+      );
     }
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (declared > o.maxMessageBytes) {
-      return httpError(413, -32000, `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`);
+      return httpError(
+        413,
+        -32000,
+        `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`,
+      );
     }
     const body = await readBounded(req, o.maxMessageBytes);
     if (body === null) {
-      return httpError(413, -32000, `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`);
+      return httpError(
+        413,
+        -32000,
+        `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`,
+      );
     }
     const items = summarize(body);
     if (items.length === 0) {
@@ -302,14 +366,39 @@ export function createGateway(o: GatewayOptions): Gateway {
     const sid = req.headers.get(SESSION_HEADER);
     const init = items.some((i) => i.method === "initialize" && i.isRequest);
     if (!sid) {
-      if (!init) return httpError(400, -32000, "Bad Request: Server not initialized (no Mcp-Session-Id)");
-      if (items.length > 1) return httpError(400, -32600, "Invalid Request: initialize must not be part of a batch");
+      if (!init) {
+        return httpError(400, -32000, "Bad Request: Server not initialized (no Mcp-Session-Id)");
+      }
+      if (items.length > 1) {
+        return httpError(400, -32600, "Invalid Request: initialize must not be part of a batch");
+      }
       const id = crypto.randomUUID();
       const proxy = o.newSession(id);
-      const backend = makeBackend(proxy);
+      let backend: Backend;
+      try {
+        backend = makeBackend(proxy);
+      } catch (e) {
+        return httpError(
+          502,
+          -32603,
+          `mcp-watchdog: cannot start the server: ${e instanceof Error ? e.message : String(e)}`,
+          items[0].id ?? null,
+        );
+      }
       const s: ClientSession = { id, proxy, backend, lastSeen: Date.now() };
       const r = await forward(s, req, body, items);
       if (r.ok && r.status !== 202 && !backend.dead) {
+        // Clients that never DELETE must not pile up upstream sessions or processes.
+        if (sessions.size >= (o.maxSessions ?? 256)) {
+          let oldest: ClientSession | undefined;
+          for (const x of sessions.values()) {
+            if (!oldest || x.lastSeen < oldest.lastSeen) oldest = x;
+          }
+          if (oldest) {
+            sessions.delete(oldest.id);
+            void oldest.backend.close();
+          }
+        }
         sessions.set(id, s);
         r.headers.set(SESSION_HEADER, id);
       } else {
@@ -321,14 +410,19 @@ export function createGateway(o: GatewayOptions): Gateway {
     return withSession(req, (s) => forward(s, req, body, items));
   };
 
-  const forward = async (s: ClientSession, req: Request, body: string, items: Item[]): Promise<Response> => {
-    const T1 = performance.now();
+  const forward = async (
+    s: ClientSession,
+    req: Request,
+    body: string,
+    items: Item[],
+  ): Promise<Response> => {
     let routed: Routed | Promise<Routed> = s.proxy.handle("client_to_server", body);
-    (globalThis as any).THANDLE = ((globalThis as any).THANDLE ?? 0) + performance.now() - T1;
     if (routed instanceof Promise) routed = await routed;
     if (routed.forward === null) {
       if (routed.replies.length === 0) return new Response(null, { status: 202 });
-      return json(routed.replies.length === 1 ? routed.replies[0] : `[${routed.replies.join(",")}]`);
+      return json(
+        routed.replies.length === 1 ? routed.replies[0] : `[${routed.replies.join(",")}]`,
+      );
     }
     const text = routed.forward === "original" ? body : routed.forward;
     const fwdItems = routed.forward === "original" ? items : summarize(text);
@@ -336,7 +430,12 @@ export function createGateway(o: GatewayOptions): Gateway {
       return await s.backend.post(req, text, fwdItems, routed.replies.flatMap(splitBatch));
     } catch (e) {
       const reqs = items.filter((i) => i.isRequest);
-      return httpError(502, -32603, `mcp-watchdog: upstream unavailable: ${e instanceof Error ? e.message : String(e)}`, reqs.length === 1 ? reqs[0].id! : null);
+      return httpError(
+        502,
+        -32603,
+        `mcp-watchdog: upstream unavailable: ${e instanceof Error ? e.message : String(e)}`,
+        reqs.length === 1 ? reqs[0].id! : null,
+      );
     }
   };
 
@@ -345,7 +444,11 @@ export function createGateway(o: GatewayOptions): Gateway {
       try {
         return await handle(req);
       } catch (e) {
-        return httpError(500, -32603, `mcp-watchdog: internal error: ${e instanceof Error ? e.message : String(e)}`);
+        return httpError(
+          500,
+          -32603,
+          `mcp-watchdog: internal error: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     },
     get sessions() {
@@ -360,7 +463,9 @@ export function createGateway(o: GatewayOptions): Gateway {
 }
 
 function splitBatch(reply: string): string[] {
-  return reply.startsWith("[") ? (JSON.parse(reply) as unknown[]).map((x) => JSON.stringify(x)) : [reply];
+  return reply.startsWith("[")
+    ? (JSON.parse(reply) as unknown[]).map((x) => JSON.stringify(x))
+    : [reply];
 }
 
 /** Read a request body as text, or null when it exceeds `max` bytes. */
@@ -392,7 +497,11 @@ async function readBounded(req: Request, max: number): Promise<string | null> {
   return new TextDecoder().decode(all);
 }
 
-const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "connection": "keep-alive" };
+const SSE_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache",
+  "connection": "keep-alive",
+};
 
 /** Combine serialised JSON-RPC messages (one or more, each possibly a batch) into one body. */
 function joinMessages(parts: readonly string[]): string {
@@ -414,7 +523,9 @@ class HttpRelay implements Backend {
   #version: string | undefined;
   #dead = false;
   #deleted = false;
-  readonly #open = new Set<ReadableStreamDefaultReader<string>>();
+  readonly #open = new Set<ReadableStreamDefaultReader<Uint8Array>>();
+  /** Set when the server turned out to speak only legacy HTTP+SSE. */
+  #fallback: RoutedBackend | undefined;
 
   constructor(up: Extract<Upstream, { kind: "http" }>, proxy: ProxySession, max: number) {
     this.#up = up;
@@ -424,7 +535,7 @@ class HttpRelay implements Backend {
   }
 
   get dead(): boolean {
-    return this.#dead;
+    return this.#fallback ? this.#fallback.dead : this.#dead;
   }
 
   #headers(req: Request | null): Headers {
@@ -438,20 +549,32 @@ class HttpRelay implements Backend {
     return h;
   }
 
-  async post(req: Request, text: string, _items: Item[], replies: readonly string[]): Promise<Response> {
+  async post(
+    req: Request,
+    text: string,
+    items: Item[],
+    replies: readonly string[],
+  ): Promise<Response> {
+    if (this.#fallback) return this.#fallback.post(req, text, items, replies);
     const h = this.#headers(req);
     h.set("content-type", "application/json");
     h.set("accept", "application/json, text/event-stream");
-    const T0 = performance.now();
     const res = await this.#fetch(this.#up.url, { method: "POST", headers: h, body: text });
-    (globalThis as any).TFETCH = ((globalThis as any).TFETCH ?? 0) + performance.now() - T0;
     const sid = res.headers.get(SESSION_HEADER);
     if (sid) this.#sid = sid;
     if (res.status === 404 && this.#sid) this.#dead = true;
+    const init = items.some((i) => i.method === "initialize" && i.isRequest);
+    if (init && !this.#sid && [400, 404, 405].includes(res.status)) {
+      // Maybe a legacy HTTP+SSE server (2024-11-05): the client transport knows how to talk to it.
+      await res.body?.cancel();
+      this.#fallback = new RoutedBackend(this.#proxy, clientChannel(this.#up, this.#max));
+      return this.#fallback.post(req, text, items, replies);
+    }
     return this.#relay(res, replies);
   }
 
   async get(req: Request): Promise<Response> {
+    if (this.#fallback) return this.#fallback.get(req);
     const h = this.#headers(req);
     h.set("accept", "text/event-stream");
     const last = req.headers.get("last-event-id");
@@ -462,23 +585,35 @@ class HttpRelay implements Backend {
   }
 
   async delete(req: Request): Promise<Response> {
+    if (this.#fallback) return this.#fallback.delete(req);
     const res = await this.#fetch(this.#up.url, { method: "DELETE", headers: this.#headers(req) });
     await res.body?.cancel();
     this.#deleted = res.ok || res.status === 404;
     if (res.ok) return new Response(null, { status: 200 });
     return res.status === 405
-      ? httpError(405, -32000, "Method Not Allowed: the server does not allow ending sessions", null, { allow: "GET, POST" })
+      ? httpError(
+        405,
+        -32000,
+        "Method Not Allowed: the server does not allow ending sessions",
+        null,
+        { allow: "GET, POST" },
+      )
       : httpError(res.status, -32000, `Upstream answered DELETE with HTTP ${res.status}`);
   }
 
   async close(): Promise<void> {
+    if (this.#fallback) return await this.#fallback.close();
     for (const r of this.#open) r.cancel().catch(() => {});
     this.#open.clear();
     this.#dead = true;
     if (this.#sid && !this.#deleted) {
       this.#deleted = true;
       try {
-        const res = await this.#fetch(this.#up.url, { method: "DELETE", headers: this.#headers(null), signal: AbortSignal.timeout(2000) });
+        const res = await this.#fetch(this.#up.url, {
+          method: "DELETE",
+          headers: this.#headers(null),
+          signal: AbortSignal.timeout(2000),
+        });
         await res.body?.cancel();
       } catch { /* best effort */ }
     }
@@ -496,7 +631,10 @@ class HttpRelay implements Backend {
     const h = this.#headers(null);
     h.set("content-type", "application/json");
     h.set("accept", "application/json, text/event-stream");
-    this.#fetch(this.#up.url, { method: "POST", headers: h, body: reply }).then((r) => r.body?.cancel(), () => {});
+    this.#fetch(this.#up.url, { method: "POST", headers: h, body: reply }).then(
+      (r) => r.body?.cancel(),
+      () => {},
+    );
   }
 
   async #relay(res: Response, replies: readonly string[]): Promise<Response> {
@@ -507,13 +645,22 @@ class HttpRelay implements Backend {
       return new Response(null, { status: res.status === 204 ? 202 : res.status });
     }
     if (type === "text/event-stream" && res.ok) {
-      return new Response(this.#relaySse(res.body, replies), { status: res.status, headers: SSE_HEADERS });
+      return new Response(this.#relaySse(res.body, replies), {
+        status: res.status,
+        headers: SSE_HEADERS,
+      });
     }
     if (type === "application/json") {
       const declared = res.headers.get("content-length");
-      const text = declared !== null && Number(declared) <= this.#max ? await res.text() : await readBoundedBody(res.body, this.#max);
+      const text = declared !== null && Number(declared) <= this.#max
+        ? await res.text()
+        : await readBoundedBody(res.body, this.#max);
       if (text === null) {
-        return httpError(502, -32603, `mcp-watchdog: upstream response exceeds --max-message-bytes ${this.#max}`);
+        return httpError(
+          502,
+          -32603,
+          `mcp-watchdog: upstream response exceeds --max-message-bytes ${this.#max}`,
+        );
       }
       const out = text.trim() === "" ? null : await this.#inspect(text);
       const parts = out === null ? [...replies] : [out, ...replies];
@@ -522,14 +669,31 @@ class HttpRelay implements Backend {
     }
     await res.body.cancel();
     // Anything else (an HTML error page…) is not passed to the client uninspected.
-    if (res.ok) return httpError(502, -32603, `mcp-watchdog: upstream answered with unexpected content type ${type ?? "(none)"}`);
+    if (res.ok) {
+      return httpError(
+        502,
+        -32603,
+        `mcp-watchdog: upstream answered with unexpected content type ${type ?? "(none)"}`,
+      );
+    }
     const retryAfter = res.headers.get("retry-after");
-    return httpError(res.status, -32000, `Upstream answered HTTP ${res.status}`, null, retryAfter ? { "retry-after": retryAfter } : undefined);
+    return httpError(
+      res.status,
+      -32000,
+      `Upstream answered HTTP ${res.status}`,
+      null,
+      retryAfter ? { "retry-after": retryAfter } : undefined,
+    );
   }
 
   /** Relay an upstream SSE stream, event for event, each message inspected. */
-  #relaySse(body: ReadableStream<Uint8Array>, replies: readonly string[]): ReadableStream<Uint8Array> {
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  #relaySse(
+    body: ReadableStream<Uint8Array>,
+    replies: readonly string[],
+  ): ReadableStream<Uint8Array> {
+    // Decoded by hand: a TextDecoderStream per response costs more than the relay itself.
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
     this.#open.add(reader);
     const parser = new SseParser(this.#max);
     let pending: string[] = replies.map((r) => encodeEvent(r));
@@ -538,7 +702,9 @@ class HttpRelay implements Backend {
       if (e.id !== undefined) head += `id: ${e.id}\n`;
       if (e.retry !== undefined) head += `retry: ${e.retry}\n`;
       if (e.oversized) {
-        this.#proxy.oversized("server_to_client", e.data, e.oversized, this.#max);
+        // Too big to inspect: the client gets an error for the request it answered, if any.
+        const r = this.#proxy.oversized("server_to_client", e.data, e.oversized, this.#max);
+        if (typeof r.forward === "string") return head + encodeEvent(r.forward);
         return head ? `${head}data: \n\n` : "";
       }
       if (e.data === "" || (e.event !== "message" && e.event !== "")) {
@@ -557,7 +723,7 @@ class HttpRelay implements Backend {
             pending = [];
             return;
           }
-          let chunk: ReadableStreamReadResult<string>;
+          let chunk: ReadableStreamReadResult<Uint8Array>;
           try {
             chunk = await reader.read();
           } catch (e) {
@@ -571,7 +737,7 @@ class HttpRelay implements Backend {
             ctl.close();
             return;
           }
-          for (const e of parser.push(chunk.value)) {
+          for (const e of parser.push(decoder.decode(chunk.value, { stream: true }))) {
             const s = await relayEvent(e);
             if (s) pending.push(s);
           }
@@ -586,7 +752,10 @@ class HttpRelay implements Backend {
 }
 
 /** Read a byte stream as text, or null past `max` bytes. */
-async function readBoundedBody(body: ReadableStream<Uint8Array>, max: number): Promise<string | null> {
+async function readBoundedBody(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<string | null> {
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let n = 0;
@@ -689,27 +858,33 @@ class OutStream {
  * the SSE stream of the POST that carried the request; server requests and notifications go on
  * the GET stream when there is one, else on the newest open POST stream, else they wait (bounded).
  */
-class StdioBackend implements Backend {
+class RoutedBackend implements Backend {
   readonly #proxy: ProxySession;
   readonly #event?: (e: ProxyEvent) => void;
-  readonly #child: ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #channel: Channel;
   readonly #streams = new Map<number, OutStream>();
   readonly #pending = new Map<string, OutStream>();
   #get: OutStream | null = null;
   #queue: string[] = [];
   #next = 1;
   #dead = false;
-  #writes: Promise<void> = Promise.resolve();
-  readonly #pumped: Promise<void>;
 
-  constructor(up: Extract<Upstream, { kind: "stdio" }>, proxy: ProxySession, max: number, event?: (e: ProxyEvent) => void) {
+  constructor(
+    proxy: ProxySession,
+    open: (sink: ChannelSink) => Channel,
+    event?: (e: ProxyEvent) => void,
+  ) {
     this.#proxy = proxy;
     this.#event = event;
-    this.#child = up.runtime.spawn(up.command[0], up.command.slice(1), { env: up.env, stderr: "inherit" });
-    this.#writer = this.#child.stdin.getWriter();
-    this.#pumped = this.#pump(max).catch(() => {});
-    this.#child.status.then((st) => this.#exited(`server exited (code ${st.code}${st.signal ? `, ${st.signal}` : ""})`));
+    this.#channel = open({
+      message: (text) => this.#fromServer(text),
+      local: (text) => this.#route(text),
+      oversized: (prefix, bytes, max) => {
+        const r = this.#proxy.oversized("server_to_client", prefix, bytes, max);
+        if (typeof r.forward === "string") this.#route(r.forward);
+      },
+      exited: (reason) => this.#exited(reason),
+    });
   }
 
   get dead(): boolean {
@@ -717,30 +892,7 @@ class StdioBackend implements Backend {
   }
 
   #write(text: string): Promise<void> {
-    const line = /[\r\n]/.test(text) ? text.replace(/\r\n|\r|\n/g, " ") : text;
-    this.#writes = this.#writes.then(() => this.#writer.write(enc.encode(line + "\n"))).catch(() => {});
-    return this.#writes;
-  }
-
-  async #pump(max: number): Promise<void> {
-    const framer = new LineFramer(max);
-    const dec = new TextDecoder();
-    const reader = this.#child.stdout.getReader();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        for (const f of framer.push(value)) {
-          if (f.type === "oversized") {
-            const r = this.#proxy.oversized("server_to_client", dec.decode(f.prefix), f.bytes, max);
-            if (typeof r.forward === "string") this.#route(r.forward);
-          } else await this.#fromServer(dec.decode(f.bytes));
-        }
-      }
-      for (const f of framer.end()) if (f.type === "line") await this.#fromServer(dec.decode(f.bytes));
-    } finally {
-      reader.releaseLock();
-    }
+    return this.#channel.write(text);
   }
 
   async #fromServer(text: string): Promise<void> {
@@ -766,7 +918,9 @@ class StdioBackend implements Backend {
     if (!target) {
       if (this.#get && this.#get.attached) target = this.#get;
       else {
-        for (const s of this.#streams.values()) if (!s.finished && s.attached && (!target || s.no > target.no)) target = s;
+        for (const s of this.#streams.values()) {
+          if (!s.finished && s.attached && (!target || s.no > target.no)) target = s;
+        }
       }
     }
     if (!target) {
@@ -798,15 +952,27 @@ class StdioBackend implements Backend {
   }
 
   post(req: Request, text: string, items: Item[], replies: readonly string[]): Promise<Response> {
-    if (this.#dead) return Promise.resolve(httpError(404, -32001, "Session not found (the server exited)"));
+    if (this.#dead) {
+      return Promise.resolve(httpError(404, -32001, "Session not found (the server exited)"));
+    }
     const v = req.headers.get(VERSION_HEADER);
     if (v !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(v)) {
-      return Promise.resolve(httpError(400, -32000, `Bad Request: Unsupported protocol version: ${v} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`));
+      return Promise.resolve(
+        httpError(
+          400,
+          -32000,
+          `Bad Request: Unsupported protocol version: ${v} (supported versions: ${
+            SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+          })`,
+        ),
+      );
     }
     const reqs = items.filter((i) => i.isRequest);
     if (reqs.length === 0) {
       void this.#write(text);
-      return Promise.resolve(replies.length ? json(joinMessages(replies)) : new Response(null, { status: 202 }));
+      return Promise.resolve(
+        replies.length ? json(joinMessages(replies)) : new Response(null, { status: 202 }),
+      );
     }
     const s = this.#newStream(req);
     for (const i of reqs) {
@@ -824,10 +990,20 @@ class StdioBackend implements Backend {
     const m = last ? /^(\d+)_(\d+)$/.exec(last) : null;
     const old = m ? this.#streams.get(Number(m[1])) : undefined;
     if (old) {
-      if (old.attached) return Promise.resolve(httpError(409, -32000, "Conflict: Stream already has an active connection"));
-      return Promise.resolve(new Response(old.open(Number(m![2])), { status: 200, headers: SSE_HEADERS }));
+      if (old.attached) {
+        return Promise.resolve(
+          httpError(409, -32000, "Conflict: Stream already has an active connection"),
+        );
+      }
+      return Promise.resolve(
+        new Response(old.open(Number(m![2])), { status: 200, headers: SSE_HEADERS }),
+      );
     }
-    if (this.#get?.attached) return Promise.resolve(httpError(409, -32000, "Conflict: Only one SSE stream is allowed per session"));
+    if (this.#get?.attached) {
+      return Promise.resolve(
+        httpError(409, -32000, "Conflict: Only one SSE stream is allowed per session"),
+      );
+    }
     this.#get = new OutStream(0);
     const body = this.#get.open();
     const queued = this.#queue;
@@ -854,16 +1030,106 @@ class StdioBackend implements Backend {
   async close(): Promise<void> {
     if (!this.#dead) {
       this.#dead = true;
-      await this.#writes;
-      await this.#writer.close().catch(() => {});
-      const timer = setTimeout(() => this.#child.kill("SIGTERM"), 2000);
-      const kill = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
-      await this.#child.status;
-      clearTimeout(timer);
-      clearTimeout(kill);
+      await this.#channel.close();
       for (const s of this.#streams.values()) s.finish();
       this.#get?.finish();
-    }
-    await this.#pumped;
+    } else await this.#channel.close();
   }
+}
+
+/** What a {@link Channel} reports to its backend. */
+interface ChannelSink {
+  /** A message from the server (to be inspected), in order. */
+  message(text: string): Promise<void>;
+  /** A message made up locally (an error for a request the server can no longer answer). */
+  local(text: string): void;
+  oversized(prefix: string, bytes: number, max: number): void;
+  /** The server is gone. */
+  exited(reason: string): void;
+}
+
+/** How a routed backend reaches its server: a child process, or an HTTP client transport. */
+interface Channel {
+  /** Send one inspected client message. */
+  write(text: string): Promise<void>;
+  /** End the connection (idempotent). */
+  close(): Promise<void>;
+}
+
+/** A remote server through the client transport (used when it only speaks legacy HTTP+SSE). */
+function clientChannel(
+  up: Extract<Upstream, { kind: "http" }>,
+  max: number,
+): (sink: ChannelSink) => Channel {
+  return (sink) => {
+    const client = new StreamableHttpClient({
+      url: up.url,
+      headers: up.headers,
+      ...(up.fetch ? { fetch: up.fetch } : {}),
+      maxMessageBytes: max,
+      onMessage: (text) => sink.message(text),
+      onLocal: (text) => sink.local(text),
+      onOversized: (prefix, bytes) => sink.oversized(prefix, bytes, max),
+      onFatal: (reason) => sink.exited(reason),
+    });
+    return { write: (text) => client.send(text), close: () => client.close() };
+  };
+}
+
+/** A stdio server in a child process (newline-delimited JSON-RPC). */
+function childChannel(
+  up: Extract<Upstream, { kind: "stdio" }>,
+  max: number,
+): (sink: ChannelSink) => Channel {
+  return (sink) => {
+    const child: ChildProcess = up.runtime.spawn(up.command[0], up.command.slice(1), {
+      env: up.env,
+      stderr: "inherit",
+    });
+    const writer = child.stdin.getWriter();
+    let writes: Promise<void> = Promise.resolve();
+    const pump = async () => {
+      const framer = new LineFramer(max);
+      const dec = new TextDecoder();
+      const reader = child.stdout.getReader();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          for (const f of framer.push(value)) {
+            if (f.type === "oversized") sink.oversized(dec.decode(f.prefix), f.bytes, max);
+            else await sink.message(dec.decode(f.bytes));
+          }
+        }
+        for (const f of framer.end()) {
+          if (f.type === "line") await sink.message(dec.decode(f.bytes));
+        }
+      } finally {
+        reader.releaseLock();
+      }
+    };
+    const pumped = pump().catch(() => {});
+    child.status.then((st) =>
+      sink.exited(`server exited (code ${st.code}${st.signal ? `, ${st.signal}` : ""})`)
+    );
+    let closing: Promise<void> | null = null;
+    return {
+      write(text) {
+        const line = /[\r\n]/.test(text) ? text.replace(/\r\n|\r|\n/g, " ") : text;
+        writes = writes.then(() => writer.write(enc.encode(line + "\n"))).catch(() => {});
+        return writes;
+      },
+      close: () =>
+        closing ??= (async () => {
+          await writes;
+          await writer.close().catch(() => {});
+          const term = setTimeout(() => child.kill("SIGTERM"), 2000);
+          const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+          await child.status;
+          clearTimeout(term);
+          clearTimeout(kill);
+          await pumped;
+        })(),
+    };
+  };
 }

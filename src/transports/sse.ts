@@ -59,14 +59,15 @@ export class SseParser {
       this.#skipLf = false;
       if (chunk.charCodeAt(0) === 10) start = 1;
     }
+    let lf = n > 0 ? -2 : -1;
+    let cr = n > 0 ? -2 : -1;
     while (start < n) {
       // Find the next line end (\n, \r or \r\n) in this chunk only: long lines stay linear.
-      let i = start;
-      let c = 0;
-      for (; i < n; i++) {
-        c = chunk.charCodeAt(i);
-        if (c === 10 || c === 13) break;
-      }
+      // Native searches; each position is searched for once per chunk.
+      if (lf !== -1 && lf < start) lf = chunk.indexOf("\n", start);
+      if (cr !== -1 && cr < start) cr = chunk.indexOf("\r", start);
+      const i = lf === -1 ? (cr === -1 ? n : cr) : cr === -1 ? lf : Math.min(lf, cr);
+      const c = i < n ? chunk.charCodeAt(i) : 0;
       if (i === n) {
         const rest = start === 0 ? chunk : chunk.slice(start);
         if (this.#skipLine) this.#over += rest.length;
@@ -133,7 +134,11 @@ export class SseParser {
       if (this.#hasData || this.#idSet || this.#retry !== undefined || this.#over) {
         const ev: SseEvent = {
           event: this.#event || "message",
-          data: this.#over ? this.#overHead : this.#data.length === 1 ? this.#data[0] : this.#data.join("\n"),
+          data: this.#over
+            ? this.#overHead
+            : this.#data.length === 1
+            ? this.#data[0]
+            : this.#data.join("\n"),
           ...(this.#idSet && this.#id !== undefined ? { id: this.#id } : {}),
           ...(this.#retry !== undefined ? { retry: this.#retry } : {}),
           ...(this.#over ? { oversized: this.#over } : {}),
@@ -210,12 +215,13 @@ export async function readSse(
   onEvent: (e: SseEvent) => void | Promise<void>,
   parser: SseParser = new SseParser(),
 ): Promise<void> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      for (const e of parser.push(value)) {
+      for (const e of parser.push(decoder.decode(value, { stream: true }))) {
         const r = onEvent(e);
         if (r instanceof Promise) await r;
       }
