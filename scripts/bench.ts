@@ -193,6 +193,58 @@ const nearMiss = [
 let dense = "";
 while (dense.length < MB) dense += nearMiss + "\n";
 
+/** Cost of each detector alone, in microseconds, on one message (request + response) of `text`. */
+function perDetector(text: string, rounds: number): Record<string, number> {
+  const det = buildDetectors(DEFAULT_CONFIG, {});
+  const env = {
+    server: { name: "bench", key: "bench-per" },
+    session: "bench",
+    store: new MemoryStore(),
+    config: DEFAULT_CONFIG,
+    now: () => Date.now(),
+  };
+  const req = {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "tools/call",
+    params: { name: "echo", arguments: { text: text.slice(0, 200) } },
+  };
+  const resp = { jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text }] } };
+  const field = { path: "/result/content/0/text", text, kind: "result.text" as const };
+  const out: Record<string, number> = {};
+  for (const d of det.message) {
+    const t0 = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      d.inspect(req, {
+        server: "bench",
+        direction: "client_to_server",
+        method: "tools/call",
+        id: 1,
+      }, env);
+      d.inspect(resp, {
+        server: "bench",
+        direction: "server_to_client",
+        method: "tools/call",
+        id: 1,
+      }, env);
+    }
+    out[d.name] = (performance.now() - t0) / rounds * 1000;
+  }
+  for (const d of det.text) {
+    const t0 = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      d.scan(
+        field,
+        { server: "bench", direction: "server_to_client", method: "tools/call" },
+        env,
+        [],
+      );
+    }
+    out[d.name] = (performance.now() - t0) / rounds * 1000;
+  }
+  return out;
+}
+
 function pinCost(): { listUs: number; callUs: number } {
   const det = buildDetectors(DEFAULT_CONFIG, {});
   const inspector = new Inspector({ message: det.message, text: [] }, {
@@ -246,6 +298,14 @@ const report = {
   },
   scanMBps: { clean: scanThroughput(clean), nearMiss: scanThroughput(dense) },
   pins: pinCost(),
+  perDetectorUs: {
+    clean1MB: perDetector(clean, 3),
+    nearMiss1MB: perDetector(dense.slice(0, MB), 3),
+    small: perDetector(
+      "Hello from the benchmark: list the files under src/ and summarise them.",
+      2000,
+    ),
+  },
 };
 await Deno.remove(state, { recursive: true }).catch(() => {});
 
