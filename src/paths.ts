@@ -120,23 +120,22 @@ function absolutize(p: string, host: PathHost): string {
 
 /**
  * Whether a string (not under a path-named key) looks like a filesystem path: absolute, `~/…`,
- * `./…`, `../…` or a `file:` URI, on one line. Content such as code or prose is not a path.
+ * `./…`, `../…` or a `file:` URI, without whitespace. Prose that starts with a path ("~/.ssh is
+ * world readable") and code (`/* … *\/`) are not paths.
  *
  * @example
  * ```ts
  * looksLikePath("/etc/passwd"); // true
- * looksLikePath("/* comment *\/ x"); // false
+ * looksLikePath("~/.ssh is world readable"); // false
  * ```
  */
 export function looksLikePath(s: string): boolean {
   if (s.length < 2 || s.length > MAX_PATH_LENGTH) return false;
-  if (/[\n\r\0]/.test(s)) return false;
+  if (/[\s\0]/.test(s)) return false;
   if (/^file:/i.test(s)) return true;
   if (!/^(?:\/|~\/|~$|\.\.?\/)/.test(s)) return false;
-  // `/* …` comments, `// …` and regex-ish strings are code, not paths.
-  if (/^\/[*/]/.test(s)) return false;
-  // A path rarely has a space right after a separator and many words; keep it simple: no " /".
-  return !/\s\//.test(s);
+  // `/* …` comments and `// …` are code, not paths.
+  return !/^\/[*/]/.test(s);
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type PathHost,
   resolveSymlinks,
 } from "./paths.ts";
+import { configLocations } from "./clients.ts";
 import type { Json } from "./types.ts";
 
 /** A sensitive location that a path falls in. */
@@ -83,20 +84,8 @@ const HOME_CREDENTIALS = new Set([
   ".kube/config",
 ]);
 
-/** MCP client configuration files relative to the home directory (lower case). */
-const HOME_MCP_CONFIGS = [
-  ".claude.json", // Claude Code user config (holds mcpServers)
-  ".codeium/windsurf/mcp_config.json", // Windsurf
-  ".config/claude/claude_desktop_config.json", // Claude Desktop, Linux
-  "library/application support/claude/claude_desktop_config.json", // Claude Desktop, macOS
-  ".config/code/user/mcp.json", // VS Code user, Linux
-  ".config/code/user/settings.json",
-  "library/application support/code/user/mcp.json", // VS Code user, macOS
-  "library/application support/code/user/settings.json",
-  ".config/code - insiders/user/mcp.json",
-  ".config/cursor/user/settings.json",
-  ".config/zed/settings.json",
-];
+/** Editors whose `<editor>/User/{mcp,settings}.json` hold MCP servers (lower case). */
+const EDITOR_USER_DIRS = new Set(["code", "code - insiders", "vscodium", "cursor", "windsurf"]);
 
 /** Directories whose every file is an MCP client's configuration, anywhere (lower case). */
 const MCP_CONFIG_DIRS = new Set([".codex", ".cursor", ".claude", ".gemini", ".windsurf"]);
@@ -112,6 +101,7 @@ const CREDENTIAL_DIRS: Record<string, string> = {
 /**
  * The sensitive location `path` (absolute, normalised) falls in, or `undefined`. Matching is case
  * insensitive (macOS and Windows file systems are). Reading these is refused as well as writing.
+ * `configFiles` adds exact client config paths (lower case), e.g. from {@link mcpClientConfigFiles}.
  *
  * @example
  * ```ts
@@ -119,8 +109,15 @@ const CREDENTIAL_DIRS: Record<string, string> = {
  * sensitiveLocation("/home/u/proj/.git/HEAD", "/home/u"); // undefined
  * ```
  */
-export function sensitiveLocation(path: string, home: string): SensitiveMatch | undefined {
+export function sensitiveLocation(
+  path: string,
+  home: string,
+  configFiles?: ReadonlySet<string>,
+): SensitiveMatch | undefined {
   const p = path.toLowerCase();
+  if (configFiles?.has(p)) {
+    return { rule: "l4-sensitive-mcp-config", what: "MCP client configuration" };
+  }
   const h = normalizePosix(home).toLowerCase();
   // Windows ignores trailing dots and spaces in names (`.git./config.` is `.git/config`).
   const segs = p.split("/").filter((s) => s !== "").map((s) =>
@@ -149,7 +146,22 @@ export function sensitiveLocation(path: string, home: string): SensitiveMatch | 
       return { rule: "l4-sensitive-mcp-config", what: "MCP client configuration (VS Code)" };
     }
   }
-  if (base === ".mcp.json" || base === "claude_desktop_config.json") {
+  const parent = segs[segs.length - 2] ?? "";
+  if (
+    ((parent === ".zed" || parent === "zed") && base === "settings.json") ||
+    (parent === "windsurf" && base === "mcp_config.json") ||
+    (parent === "user" && EDITOR_USER_DIRS.has(segs[segs.length - 3] ?? "") &&
+      (base === "mcp.json" || base === "settings.json"))
+  ) {
+    return {
+      rule: "l4-sensitive-mcp-config",
+      what: `MCP client configuration (${parent}/${base})`,
+    };
+  }
+  if (
+    base === ".mcp.json" || base === "claude_desktop_config.json" ||
+    base === "cline_mcp_settings.json"
+  ) {
     return { rule: "l4-sensitive-mcp-config", what: `MCP client configuration (${base})` };
   }
   if (base === ".env" || (base.startsWith(".env.") && !ENV_TEMPLATES.has(base.slice(5)))) {
@@ -164,50 +176,36 @@ export function sensitiveLocation(path: string, home: string): SensitiveMatch | 
     if (HOME_CREDENTIALS.has(rel)) {
       return { rule: "l4-sensitive-credentials", what: `credentials (~/${rel})` };
     }
-    for (const c of HOME_MCP_CONFIGS) {
-      if (rel === c) {
-        return { rule: "l4-sensitive-mcp-config", what: `MCP client configuration (~/${c})` };
-      }
+    if (rel === ".claude.json") {
+      return { rule: "l4-sensitive-mcp-config", what: "MCP client configuration (~/.claude.json)" };
     }
   }
   return undefined;
 }
 
 /**
- * The MCP client configuration files of the usual clients under `home` (absolute paths; existing
- * or not). The filesystem monitor snapshots those that exist.
+ * The MCP client configuration files of the known clients (see `configLocations` in
+ * `clients.ts`) for `home` and the project `cwd`, on every platform's layout at once (a path that
+ * does not apply here simply never exists), absolute and normalised with `/`.
  *
  * @example
  * ```ts
  * mcpClientConfigFiles("/home/u", "/home/u/proj").includes("/home/u/.claude.json"); // true
  * ```
  */
-export function mcpClientConfigFiles(home: string, cwd?: string): string[] {
-  const h = normalizePosix(home);
-  const files = [
-    `${h}/.claude.json`,
-    `${h}/.claude/settings.json`,
-    `${h}/.codeium/windsurf/mcp_config.json`,
-    `${h}/.config/Claude/claude_desktop_config.json`,
-    `${h}/Library/Application Support/Claude/claude_desktop_config.json`,
-    `${h}/.config/Code/User/mcp.json`,
-    `${h}/.config/Code/User/settings.json`,
-    `${h}/Library/Application Support/Code/User/mcp.json`,
-    `${h}/.cursor/mcp.json`,
-    `${h}/.codex/config.toml`,
-    `${h}/.gemini/settings.json`,
-  ];
-  if (cwd) {
-    const c = normalizePosix(cwd);
-    files.push(
-      `${c}/.mcp.json`,
-      `${c}/.cursor/mcp.json`,
-      `${c}/.vscode/mcp.json`,
-      `${c}/.claude/settings.json`,
-      `${c}/.claude/settings.local.json`,
-    );
+export function mcpClientConfigFiles(
+  home: string,
+  cwd: string,
+  env: (name: string) => string | undefined = () => undefined,
+): string[] {
+  const out = new Set<string>();
+  for (const platform of ["linux", "darwin", "windows"] as const) {
+    for (const l of configLocations({ home, cwd, platform, env })) {
+      const p = l.path.replaceAll("\\", "/");
+      out.add(p.startsWith("/") ? normalizePosix(p) : p);
+    }
   }
-  return [...new Set(files)];
+  return [...out];
 }
 
 /** Whether `path` is inside any of `roots` (all absolute, normalised). */
@@ -328,7 +326,9 @@ function nameWords(name: string): string[] {
 
 /** MCP tool annotations, as far as write-ness goes. */
 export interface ToolHints {
+  /** The tool does not modify its environment. */
   readonly readOnlyHint?: boolean;
+  /** The tool may perform destructive updates. */
   readonly destructiveHint?: boolean;
 }
 

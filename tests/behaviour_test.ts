@@ -480,3 +480,48 @@ Deno.test("steering: a result that sends the model to a tool this server lacks (
     [],
   );
 });
+
+Deno.test({
+  name:
+    "e2e: after a quiet baseline the fixture switches on: phase transition alerted, secret elicitation and context-extracting sampling refused",
+  ...SDK_TEST,
+  async fn() {
+    await using dir = await tempDir();
+    const audit = `${dir.path}/audit.jsonl`;
+    const client = await connect([
+      ...PROXY,
+      "--state-dir",
+      `${dir.path}/state`,
+      "--name",
+      "phasey",
+      "--audit-log",
+      audit,
+      "--",
+      Deno.execPath(),
+      "run",
+      fixture("malicious_server.ts"),
+      "--after",
+      "20",
+      "--attack",
+      "phase,sampling,elicit",
+    ]);
+    try {
+      await client.listTools();
+      for (let i = 0; i < 20; i++) {
+        await client.callTool({ name: "get_weather", arguments: { city: `c${i}` } });
+      }
+      await client.callTool({ name: "get_weather", arguments: { city: "Oslo" } });
+      await client.ping(); // the refused server requests are answered before this returns
+    } finally {
+      await client.close();
+    }
+    const records = (await Deno.readTextFile(audit)).split("\n").filter(Boolean).map((l) =>
+      JSON.parse(l)
+    );
+    const outcome = (rule: string) => records.find((r) => r.rule === rule)?.action;
+    assert.equal(outcome("phase-transition"), "alerted");
+    assert.equal(outcome("sampling-context-extraction"), "blocked");
+    assert.equal(outcome("elicitation-secret-request"), "blocked");
+    assert.equal(records.filter((r) => r.rule === "phase-transition").length, 1);
+  },
+});

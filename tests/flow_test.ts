@@ -297,6 +297,34 @@ Deno.test({
       // Clean traffic to B still flows.
       const ok = await b.callTool({ name: "echo", arguments: { message: "hello there" } });
       assert.match(JSON.stringify(ok.content), /hello there/);
+      // In alert mode (the default) the call goes through and the audit log says why, without the token.
+      const c = await connect(
+        [
+          ...PROXY,
+          "--quiet",
+          ...state,
+          "--name",
+          "notes",
+          "--audit-log",
+          `${t}/audit.jsonl`,
+          "--",
+          ...EVERYTHING,
+        ],
+        { capabilities: false, env },
+      );
+      try {
+        const passed = await c.callTool({ name: "echo", arguments: { message: `note ${token}` } });
+        assert.match(JSON.stringify(passed.content), new RegExp(token));
+      } finally {
+        await c.close();
+      }
+      const audit = Deno.readTextFileSync(`${t}/audit.jsonl`);
+      const rec = audit.split("\n").filter(Boolean).map((l) => JSON.parse(l))
+        .find((r) => r.rule === "l3-cross-server-flow");
+      assert.ok(rec, audit);
+      assert.equal(rec.action, "alerted");
+      assert.equal(rec.layer, "L3-flow");
+      assert.ok(!audit.includes(token), "the token is not in the audit log");
       // The state database holds fingerprints, never the token.
       for (const f of Deno.readDirSync(`${t}/state`)) {
         const bytes = Deno.readFileSync(`${t}/state/${f.name}`);

@@ -13,7 +13,12 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { connect, PROXY, SDK_TEST, tempDir } from "./helpers.ts";
 import { startEverything, startFlakyServer } from "./fixtures/flaky_http_server.ts";
-import { expandEnv, parseHeaderArgs, redactUrl } from "../src/transports/http_client.ts";
+import {
+  expandEnv,
+  parseHeaderArgs,
+  redactUrl,
+  scrubError,
+} from "../src/transports/http_client.ts";
 import { encodeEvent, SseParser } from "../src/transports/sse.ts";
 
 /** A direct SDK HTTP client with the same capabilities and canned answers as `helpers.connect`. */
@@ -91,6 +96,10 @@ Deno.test("http client: headers expand ${ENV}, refuse managed names, and URLs ar
     redactUrl("https://user:pw@host.example/mcp?key=abc&x=1"),
     "https://host.example/mcp?key=…&x=…",
   );
+  assert.equal(
+    scrubError(new Error("error sending request for url (http://u:pw@127.0.0.1:1/mcp?token=abc)")),
+    "error sending request for url (http://127.0.0.1:1/mcp?token=…)",
+  );
 });
 
 Deno.test({
@@ -118,6 +127,14 @@ Deno.test({
         await b.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } }),
         await a.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } }),
       );
+      // Server→client requests (roots, elicitation) arrive on SSE streams and are answered.
+      for (const name of ["get-roots-list", "trigger-elicitation-request"]) {
+        assert.deepEqual(
+          await b.callTool({ name, arguments: {} }),
+          await a.callTool({ name, arguments: {} }),
+          name,
+        );
+      }
       // A server→client request (sampling) arrives on the POST's SSE stream and is answered.
       const sa = await a.callTool({
         name: "trigger-sampling-request",
@@ -267,6 +284,31 @@ Deno.test({
       assert.match(JSON.stringify(r), /Echo: legacy/);
     } finally {
       await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "http client: a server message over --max-message-bytes becomes an error, never a hang",
+  ...SDK_TEST,
+  fn: async () => {
+    for (const json of [false, true]) {
+      const server = await startFlakyServer({ json });
+      await using dir = await tempDir();
+      try {
+        const b = await viaProxy(server.url, dir.path, ["--max-message-bytes", "100000"]);
+        await assert.rejects(
+          b.callTool({ name: "big", arguments: { bytes: 200_000 } }),
+          /max-message-bytes/,
+        );
+        // The session still works.
+        assert.deepEqual(await b.callTool({ name: "echo", arguments: { text: "ok" } }), {
+          content: [{ type: "text", text: "Echo: ok" }],
+        });
+        await b.close();
+      } finally {
+        await server.close();
+      }
     }
   },
 });

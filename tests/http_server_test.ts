@@ -419,3 +419,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "serve: an upstream message over --max-message-bytes becomes an error for its request",
+  ...SDK_TEST,
+  fn: async () => {
+    const server = await startFlakyServer();
+    await using dir = await tempDir();
+    try {
+      await using gw = await startServe([
+        "--state-dir",
+        `${dir.path}/state`,
+        "--max-message-bytes",
+        "100000",
+        "--url",
+        server.url,
+      ]);
+      const client = await httpClient(gw.url);
+      try {
+        await assert.rejects(
+          client.callTool({ name: "big", arguments: { bytes: 200_000 } }),
+          /max-message-bytes/,
+        );
+        assert.deepEqual(await client.callTool({ name: "echo", arguments: { text: "ok" } }), {
+          content: [{ type: "text", text: "Echo: ok" }],
+        });
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await server.close();
+    }
+  },
+});

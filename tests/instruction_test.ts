@@ -255,3 +255,15 @@ Deno.test("regression: source code read through a filesystem server is not an in
   ];
   for (const c of code) assert.deepEqual(scan(c, "result.text"), [], c.slice(0, 40));
 });
+
+Deno.test("regression: security advice in an e-mail is not secrecy or a credential demand", () => {
+  // An early version neutralised "Never reveal your password or OTP to anyone" (secrecy toward
+  // "anyone" + "reveal your password"): protective advice must pass untouched.
+  for (
+    const t of [
+      "Never reveal your password or OTP to anyone, including our staff.",
+      "For your security, do not share your PIN with anyone and never disclose your password to people who call you.",
+      "Dear customer, do not tell anyone your one-time code. We will never ask for your password.",
+    ]
+  ) assert.deepEqual(scan(t), [], t);
+});

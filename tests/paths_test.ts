@@ -64,6 +64,7 @@ Deno.test("looksLikePath: paths yes, code and prose no", () => {
   assert.ok(!looksLikePath("// note"));
   assert.ok(!looksLikePath("hello world"));
   assert.ok(!looksLikePath("/a\n/b"));
+  assert.ok(!looksLikePath("~/.ssh is world readable"));
 });
 
 Deno.test("resolveSymlinks follows a real symlinked directory for a file not yet created", () => {

@@ -93,7 +93,9 @@ Deno.test("pins CLI: reset of one tool re-trusts its next version; reset of a se
     assert.equal(list(env, [w("B."), t]), undefined, "re-trusted");
     assert.ok(list(env, [w("C."), t])?.remove, "pinned again");
 
+    store.put("baseline:weather#1234", "v1", { calls: 20, complete: true });
     assert.equal((await pins(store, "reset", "weather")).code, 0);
+    assert.equal(store.get("baseline:weather#1234", "v1"), undefined, "baseline forgotten too");
     assert.equal(
       list(env, [w("D."), { name: "brand_new" }]),
       undefined,

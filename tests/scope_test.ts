@@ -139,9 +139,21 @@ Deno.test("inDeclaredScope and mcpClientConfigFiles", () => {
   const files = mcpClientConfigFiles(H, "/home/u/proj");
   assert.ok(files.includes("/home/u/.claude.json"));
   assert.ok(files.includes("/home/u/proj/.mcp.json"));
+  assert.ok(files.includes("/home/u/.config/Claude/claude_desktop_config.json"));
   assert.ok(
-    files.every((f) => sensitiveLocation(f, H) !== undefined),
-    "every config file is sensitive",
+    files.includes("/home/u/Library/Application Support/Claude/claude_desktop_config.json"),
+  );
+  // Every location the scanner knows is refused even without the exact list (any project, any home).
+  for (const f of files.filter((f) => f.startsWith("/"))) {
+    assert.ok(sensitiveLocation(f, H) !== undefined, f);
+  }
+  // XDG_CONFIG_HOME moves configs: the exact list follows it.
+  const xdg = mcpClientConfigFiles(H, "/p", (n) => n === "XDG_CONFIG_HOME" ? "/xdg" : undefined);
+  assert.ok(xdg.includes("/xdg/Code/User/mcp.json"));
+  const set = new Set(xdg.map((p) => p.toLowerCase()));
+  assert.equal(
+    sensitiveLocation("/xdg/Code/User/mcp.json", H, set)?.rule,
+    "l4-sensitive-mcp-config",
   );
 });
 
@@ -486,7 +498,7 @@ Deno.test({
       `--allow-run=${Deno.execPath()}`,
       "--allow-read",
       `--allow-write=${t}/state`,
-      "--allow-env=HOME,MCP_WATCHDOG_HOME,MCP_WATCHDOG_SESSION,NO_COLOR,ANTHROPIC_API_KEY,ANTHROPIC_BASE_URL",
+      "--allow-env=HOME,MCP_WATCHDOG_HOME,MCP_WATCHDOG_SESSION,NO_COLOR,ANTHROPIC_API_KEY,ANTHROPIC_BASE_URL,XDG_CONFIG_HOME,APPDATA,CODEX_HOME",
       `${ROOT}cli.ts`,
     ];
     const client = await connect([
@@ -637,4 +649,17 @@ Deno.test("sensitiveLocation: trailing dots and spaces (Windows) do not hide a l
 Deno.test("scope detector: a Windows-style path to .ssh is refused", () => {
   const { call } = setup();
   assert.ok(call("read_text_file", { path: "C:\\Users\\u\\.ssh\\id_rsa" })?.block);
+});
+
+Deno.test("scope detector: prose that starts with a path is not a path (false-positive regression)", () => {
+  const { call } = setup({ allowPaths: ["/home/u/proj"] });
+  assert.equal(
+    call("create_issue", { title: "~/.ssh is world readable", body: "see title" }),
+    undefined,
+  );
+  assert.equal(call("create_issue", { title: "/etc is full" }), undefined);
+  assert.ok(
+    call("create_issue", { attachment: "~/.ssh/id_rsa" })?.block,
+    "a bare path still counts",
+  );
 });

@@ -96,6 +96,19 @@ Deno.test("pem: needs a matching END and a real body", () => {
   assert.equal(v.pem_private_key(`${head}\n${body}-----END RSA PRIVATE KEY-----`), true);
   assert.equal(v.pem_private_key(`${head}\n...\n-----END RSA PRIVATE KEY-----`), false);
   assert.equal(v.pem_private_key(`${head}\n${body}-----END PRIVATE KEY-----`), false);
+  // Keys inside .env or JSON text carry literal "\n" separators.
+  const escaped = `${head}\\n${body.replaceAll("\n", "\\n")}-----END RSA PRIVATE KEY-----`;
+  assert.equal(v.pem_private_key(escaped), true);
+  // A truncated key (no END line) still has its body.
+  assert.equal(v.pem_private_key(`${head}\n${body}`), true);
+  // OpenSSH magic makes even a short body a key.
+  const ssh = j("-----BEGIN ", "OPENSSH PRIVATE KEY-----");
+  assert.equal(
+    v.pem_private_key(
+      `${ssh}\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----`,
+    ),
+    true,
+  );
 });
 
 Deno.test("url password: real passwords yes, placeholders no", () => {

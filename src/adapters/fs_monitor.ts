@@ -54,7 +54,9 @@ import type { Finding } from "../types.ts";
 
 /** A tool call the proxy forwarded and has not answered yet (or answered very recently). */
 export interface InFlightCall {
+  /** JSON-RPC id of the call. */
   readonly id: string | number | null;
+  /** Tool name. */
   readonly tool: string;
   /** When the request was forwarded (ms since epoch). */
   readonly since: number;
@@ -68,9 +70,11 @@ export interface InFlightCall {
  */
 export class CallTracker {
   #calls = new Map<string, InFlightCall>();
+  /** How long an ended call still gets attributed writes (ms). */
   readonly graceMs: number;
   readonly #now: () => number;
 
+  /** Keep ended calls for `graceMs`; `now` is the clock. */
   constructor(graceMs = 1500, now: () => number = Date.now) {
     this.graceMs = graceMs;
     this.#now = now;
@@ -102,7 +106,9 @@ export class CallTracker {
 
 /** A file-system event as the monitor needs it. */
 export interface WatchEvent {
+  /** `create`, `modify`, `remove`, `rename`, `access`, `any` or `other`. */
   readonly kind: string;
+  /** Absolute paths concerned. */
   readonly paths: readonly string[];
 }
 
@@ -120,6 +126,7 @@ export type Watch = (
 export interface FsMonitorOptions {
   /** Server display name, for findings. */
   readonly server: string;
+  /** The user's home directory. */
   readonly home: string;
   /** The server's working directory (its project config files are protected too). */
   readonly cwd: string;
@@ -137,7 +144,7 @@ export interface FsMonitorOptions {
    * and report absolute paths.
    */
   readonly watch: Watch;
-  /** Config files to protect; defaults to {@link mcpClientConfigFiles}(home, cwd). */
+  /** Config files to protect; defaults to `mcpClientConfigFiles(home, cwd)` (`src/scope.ts`). */
   readonly configFiles?: readonly string[];
   /** Clock (ms). */
   readonly now?: () => number;
@@ -145,7 +152,9 @@ export interface FsMonitorOptions {
 
 /** What {@link snapshotConfigs} did for one file. */
 export interface SnapshotResult {
+  /** The config file. */
   readonly path: string;
+  /** A new version saved, same as the newest, seen changing during a session (not saved), or no file. */
   readonly state: "saved" | "unchanged" | "tainted" | "absent";
 }
 
@@ -179,8 +188,11 @@ export function snapshotDir(stateDir: string, path: string): string {
 
 /** One stored version of a config file. */
 export interface SnapshotVersion {
+  /** The snapshot file. */
   readonly file: string;
+  /** When it was taken (ms since epoch). */
   readonly ts: number;
+  /** First 8 hex digits of its SHA-256. */
   readonly sha8: string;
 }
 
@@ -311,11 +323,13 @@ export class FsMonitor {
   #reportedSha = new Map<string, string>();
   readonly #now: () => number;
 
+  /** A monitor; nothing is watched before {@link FsMonitor.start}. */
   constructor(options: FsMonitorOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#configs = new Set(
-      (options.configFiles ?? mcpClientConfigFiles(options.home, options.cwd)).map(normalizePosix),
+      (options.configFiles ?? mcpClientConfigFiles(options.home, options.cwd))
+        .filter((p) => p.startsWith("/")).map(normalizePosix),
     );
   }
 
@@ -489,11 +503,15 @@ export class FsMonitor {
 
 /** Inputs of {@link startSessionMonitor}: what the proxy set-up already has. */
 export interface SessionMonitorOptions {
+  /** The proxy's configuration (allow paths, server command). */
   readonly config: WatchdogConfig;
   /** Host facts (the same the detectors get): home, working directory, realPath, isDirectory. */
   readonly host: ScopeHostParts & { readonly homeDir: string; readonly cwd: string };
+  /** The state store (client roots learned by the scope detector). */
   readonly store: StateStore;
+  /** The client session. */
   readonly session: string;
+  /** The guarded server. */
   readonly server: ServerIdentity;
   /** The resolved state directory (snapshots go under it). */
   readonly stateDir: string;
@@ -507,9 +525,11 @@ export interface SessionMonitorOptions {
 export interface SessionMonitor {
   /** Feed it: `calls.start(id, tool)` when a tools/call is forwarded, `calls.end(id)` on its answer. */
   readonly calls: CallTracker;
+  /** The monitor itself. */
   readonly monitor: FsMonitor;
   /** What the start-up snapshot did per config file. */
   readonly snapshots: readonly SnapshotResult[];
+  /** Stop watching. */
   stop(): void;
 }
 
@@ -533,6 +553,7 @@ export function startSessionMonitor(o: SessionMonitorOptions): SessionMonitor {
     cwd: o.host.cwd,
     stateDir: o.stateDir,
     roots: () => declaredScope(fixed, o.store, o.session, o.server.key),
+    configFiles: mcpClientConfigFiles(o.host.homeDir, o.host.cwd, host.env),
     inFlight: () => calls.inFlight(),
     report: o.report,
     watch: o.watch,

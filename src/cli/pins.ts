@@ -6,7 +6,8 @@
  * - `diff [server] [name]`: the readable diff of each pending definition against its pin.
  * - `approve <server> [name]`: move the pending definition(s) into the pin; the next list shows
  *   them again (clients re-list on their own or after a restart).
- * - `reset [server] [name]`: forget pins; the next list of that server is trusted anew.
+ * - `reset [server] [name]`: forget pins; the next list of that server is trusted anew (a whole
+ *   server's reset also forgets its behaviour baseline).
  *
  * `name` is a tool name, or `prompt:<name>`, `resource:<uri>`, `template:<uriTemplate>`,
  * `instructions`. `server` is the `--name` of the wrapped server (or its full state key).
@@ -32,6 +33,7 @@ import {
   type PinMeta,
   type PinRecord,
 } from "../detectors/pinning.ts";
+import { BASELINE_NS_PREFIX } from "../detectors/phase.ts";
 import type { StateStore, StoreRecord } from "../store/store.ts";
 
 /** What `runPins` writes to and reads from. */
@@ -188,8 +190,10 @@ function run(args: readonly string[], io: PinsIo): number {
       let n = 0;
       for (const s of found) {
         if (target === undefined) {
-          n += store.delete(s.ns) - 1; // the metadata record is not a pin
-          io.stdout(`reset all pins of ${s.name}\n`);
+          n += store.delete(s.ns);
+          // Trusting the server anew also means learning its normal behaviour anew.
+          store.delete(BASELINE_NS_PREFIX + s.key);
+          io.stdout(`reset all pins and the behaviour baseline of ${s.name}\n`);
           continue;
         }
         for (const r of records(store, s.ns)) {

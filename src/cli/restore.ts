@@ -46,6 +46,7 @@ import { sha256HexBytes } from "../hash.ts";
 export interface RestoreIo {
   /** Writes text to standard output (the text carries its own newlines). */
   stdout(text: string): void;
+  /** Writes text to standard error. */
   stderr(text: string): void;
   /** The state directory (`--state-dir` in `args` overrides it). */
   stateDir: string;

@@ -1,7 +1,7 @@
 /**
- * Layer 2 entropy and steganography analysis: finds base64, base64url, base32, hex and
- * percent-encoded payloads hidden in ordinary-looking text, decodes them, and rescans what they
- * say: with Layer 0 (through a callback, so this module knows nothing of the rules engine) and
+ * Layer 2 entropy and steganography analysis: finds base64, base64url, base32, hex,
+ * percent-encoded and ROT13 payloads hidden in ordinary-looking text, decodes them, and rescans
+ * what they say: with Layer 0 (through a callback, so this module knows nothing of the rules engine) and
  * with the instruction-likeness scorer. An encoded instruction in a tool result or description is
  * neutralised (high); an encoded shell command or beacon is reported (medium, a likely C2
  * payload); whitespace steganography (trailing runs of mixed tabs and spaces) is reported.
@@ -32,7 +32,7 @@ import type { FieldKind, Finding, MessageContext, TextField } from "../types.ts"
 import { instructionContext, scoreInstruction } from "./instruction.ts";
 
 /** An encoding this module recognises. */
-export type Encoding = "base64" | "base64url" | "base32" | "hex" | "percent";
+export type Encoding = "base64" | "base64url" | "base32" | "hex" | "percent" | "rot13";
 
 /** A decoded payload found in a text. */
 export interface EncodedPayload {
@@ -354,6 +354,59 @@ export function findEncodedPayloads(
 ): EncodedPayload[] {
   const out: EncodedPayload[] = [];
   collect(text, 0, skip, 0, out);
+  for (const p of rot13Lines(text)) {
+    if (!skip.some(([a, b]) => p.start < b && p.end > a)) out.push(p);
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+// ROT13 of frequent English words ("the", "and", "you", "to", "of", "is", "your", "ignore",
+// "previous", "instructions", "send", "user"): English prose in ROT13 is full of them, English
+// prose in clear almost never contains them.
+const ROT13_HINTS = [" gur ", " naq ", " lbh ", " gb ", " bs "];
+const ROT13_WORDS =
+  /\b(?:gur|naq|lbh|lbhe|gb|bs|vf|vg|sbe|jvgu|guvf|nyy|vtaber|cerivbhf|vafgehpgvbaf|fraq|hfre|nffvfgnag)\b/gi;
+const MAX_ROT13_LINE = 4096;
+
+/** Decode ROT13 (letters only). */
+export function rot13(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) out += String.fromCharCode(((c - 65 + 13) % 26) + 65);
+    else if (c >= 97 && c <= 122) out += String.fromCharCode(((c - 97 + 13) % 26) + 97);
+    else out += s[i];
+  }
+  return out;
+}
+
+/** Lines that read as English once ROT13-decoded (only looked for when two hints are present). */
+function rot13Lines(text: string): EncodedPayload[] {
+  let hints = 0;
+  for (const h of ROT13_HINTS) if (text.includes(h)) hints++;
+  if (hints < 2) return [];
+  const out: EncodedPayload[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, Math.min(end, start + MAX_ROT13_LINE));
+    const words = line.split(/\s+/).length;
+    let n = 0;
+    for (const _ of line.matchAll(ROT13_WORDS)) n++;
+    if (n >= 3 && n >= words * 0.15) {
+      const lead = line.length - line.trimStart().length;
+      const body = line.trim();
+      out.push({
+        start: start + lead,
+        end: start + lead + body.length,
+        encoding: "rot13",
+        decoded: rot13(body),
+        entropy: shannonEntropy(body),
+      });
+    }
+    start = end + 1;
+  }
   return out;
 }
 

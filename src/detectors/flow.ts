@@ -45,7 +45,7 @@ export const FLOW_NS_PREFIX = "flow:";
 /** Store namespace of the flow tracker's own bookkeeping (when sessions were last swept). */
 export const FLOW_META_NS = "l3-flow-meta";
 /** JSON-RPC error code of a request refused for a cross-server flow. */
-export const FLOW_BLOCK_CODE = -32002;
+export const FLOW_BLOCK_CODE: number = -32002;
 
 /** Where a token came from. */
 interface Source {

@@ -57,7 +57,8 @@ interface CueFamily {
 // Bounded gap inside one sentence: a negated class with an upper bound (linear); dots are allowed
 // because domains and file names carry them, line breaks because descriptions are hard-wrapped.
 const GAP = "[^!?]{0,100}";
-const USERISH = "(?:the\\s+)?(?:user|users|human|customer|owner|anyone|them|him|her|people)";
+// Who is kept in the dark. Not "anyone": "never reveal your password to anyone" is advice.
+const USERISH = "(?:the\\s+)?(?:user|users|human|operator|customer|owner|requester)";
 
 function fam(
   id: string,
@@ -125,7 +126,8 @@ const FAMILIES: readonly CueFamily[] = [
     "\\b(?:when|before|after|whenever|once|as)\\s+you\\s+(?:write|reply|respond|answer|summari[sz]e|output|generate|compose|draft|finish)\\b",
   ]),
   fam("credential-demand", 2.5, 2, true, [
-    "\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read|forward|pass|transmit|upload|submit|attach)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:[\\w-]{1,30},?\\s+){0,3}(?:passwords?|(?:oauth|auth|authorization)[ _]?(?:tokens?|headers?)|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
+    // Not after a negation: "never share your password" is advice, not a demand.
+    "(?<!\\b(?:never|not|n't|dont)\\s{1,3})\\b(?:provide|enter|supply|send|paste|share|type|give|re-?enter|confirm|reveal|show|retrieve|print|output|display|dump|list|extract|collect|harvest|read|forward|pass|transmit|upload|submit|attach)\\s+(?:me\\s+)?(?:all\\s+)?(?:your|the\\s+user'?s?|their|his|her|the|any)\\s+(?:[\\w-]{1,30},?\\s+){0,3}(?:passwords?|(?:oauth|auth|authorization)[ _]?(?:tokens?|headers?)|credentials?|api\\s+keys?|secret\\s+keys?|ssh\\s+keys?|private\\s+keys?|2fa\\s+codes?|otp|security\\s+codes?|seed\\s+phrases?|recovery\\s+phrases?|system\\s+prompt|access\\s+tokens?|session\\s+tokens?|bearer\\s+tokens?)\\b",
     "\\b(?:show|dump)[_ ]credentials\\b",
     "\\b(?:collect|gather|harvest|steal|capture|exfiltrate)\\b[^.!?]{0,80}\\b(?:api\\s+keys|access\\s+tokens|credentials|passwords|connection\\s+strings|private\\s+keys|session\\s+cookies)\\b",
     "\\bask\\s+the\\s+user\\s+(?:for|to\\s+(?:provide|enter|share|paste|give|type|confirm))\\b[^.!?]{0,60}\\b(?:passwords?|credentials?|api\\s+keys?|secret\\s+keys?|tokens?|2fa|otp|security\\s+codes?|pin)\\b",
@@ -232,6 +234,10 @@ export const INSTRUCTION_PATTERNS: ReadonlyArray<{ readonly family: string; read
   FAMILIES.map((f) => ({ family: f.id, re: f.re }));
 
 const STRONG = new Set(FAMILIES.filter((f) => f.strong).map((f) => f.id));
+/** The families that can make content alert-worthy (strong ones and the exfiltration parts). */
+const GATE_FAMILIES: readonly CueFamily[] = FAMILIES.filter((f) =>
+  f.strong || f.component || f.id === "external-party" || f.id === "destructive-command"
+);
 
 /** One cue that fired: its family and where. */
 export interface InstructionCue {
@@ -499,12 +505,23 @@ const NOTHING: InstructionAssessment = { score: 0, cues: [], strong: 0 };
 /** Score one text (a whole field or a window of it); spans are shifted by `offset`. */
 function scoreWindow(body: string, ctx: InstructionContext, offset: number): InstructionAssessment {
   const cues: InstructionCue[] = [];
-  for (const f of FAMILIES) {
-    if ((ctx === "content" ? f.content : f.metadata) === 0 && !f.component) continue;
+  const run = (f: CueFamily): void => {
+    if ((ctx === "content" ? f.content : f.metadata) === 0 && !f.component) return;
     // matchAll works on a copy of the regex: no shared lastIndex state.
     for (const m of body.matchAll(f.re)) {
       cues.push({ family: f.id, start: m.index, end: m.index + m[0].length });
     }
+  };
+  if (ctx === "content") {
+    // Content needs a strong family to alert: look for those first, and stop when none fired.
+    for (const f of GATE_FAMILIES) run(f);
+    const ids = new Set(cues.map((c) => c.family));
+    const gate = [...ids].some((id) => STRONG.has(id) || id === "destructive-command") ||
+      (ids.has("exfil-verb") && (ids.has("destination") || ids.has("external-party")));
+    if (!gate) return NOTHING;
+    for (const f of FAMILIES) if (!GATE_FAMILIES.includes(f)) run(f);
+  } else {
+    for (const f of FAMILIES) run(f);
   }
   if (cues.length === 0) return NOTHING;
 

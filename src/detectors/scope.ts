@@ -33,6 +33,7 @@ import {
   inDeclaredScope,
   isCopyTool,
   isWriteTool,
+  mcpClientConfigFiles,
   rootsFromListResult,
   sensitiveLocation,
   serverRootsFromCommand,
@@ -46,14 +47,22 @@ import { pinKey, pinNamespace } from "./pinning.ts";
 export interface ScopeHost extends PathHost {
   /** Whether `path` is an existing directory (to find roots on the server's command line). */
   readonly isDirectory: (path: string) => boolean;
+  /** Environment lookup (`XDG_CONFIG_HOME`, `APPDATA`, `CODEX_HOME`: where client configs live). */
+  readonly env?: (name: string) => string | undefined;
 }
 
 /** What the pipeline's host gives (see `DetectorHost` in `registry.ts`), all optional. */
 export interface ScopeHostParts {
+  /** The user's home directory. */
   readonly homeDir?: string;
+  /** The server's working directory. */
   readonly cwd?: string;
+  /** Resolve symlinks (undefined or the path itself when missing). */
   realPath?(path: string): string | undefined;
+  /** Whether a path is an existing directory. */
   isDirectory?(path: string): boolean;
+  /** Environment lookup. */
+  env?(name: string): string | undefined;
 }
 
 /**
@@ -66,18 +75,30 @@ export function scopeHostFrom(parts: ScopeHostParts): ScopeHost {
     cwd: parts.cwd ?? "/",
     realPath: parts.realPath ? (p) => parts.realPath!(p) : undefined,
     isDirectory: parts.isDirectory ? (p) => parts.isDirectory!(p) : () => false,
+    env: parts.env
+      ? (n) => {
+        try {
+          return parts.env!(n);
+        } catch {
+          return undefined; // not allowed to read it (--allow-env): the default locations
+        }
+      }
+      : undefined,
   };
 }
 
 /** JSON-RPC error code of a call refused by Layer 4. */
-export const SCOPE_BLOCK_CODE = -32001;
+export const SCOPE_BLOCK_CODE: number = -32001;
 /** Store namespace of the client's MCP roots; key `<session>|<serverKey>`. */
 export const ROOTS_NS = "l4-roots";
 
 /** One string inside tool arguments, with its JSON Pointer and the name of its nearest key. */
 export interface ArgumentString {
+  /** JSON Pointer of the string. */
   readonly path: string;
+  /** Name of the object key it sits under ("" at the top). */
   readonly key: string;
+  /** The string. */
   readonly text: string;
 }
 
@@ -252,6 +273,9 @@ export function declaredScope(
 export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): MessageDetector {
   const staticRoots = staticScopeRoots(config, host);
   const home = normalizePosix(host.home);
+  const configFiles = new Set(
+    mcpClientConfigFiles(home, host.cwd, host.env).map((p) => p.toLowerCase()),
+  );
 
   const scopeRoots = (env: DetectorEnv) =>
     declaredScope(staticRoots, env.store, env.session, env.server.key);
@@ -279,7 +303,7 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
       );
       for (const forms of groups) {
         for (const p of forms) {
-          const hit = sensitiveLocation(p, home);
+          const hit = sensitiveLocation(p, home, configFiles);
           if (hit && (write || !hit.writeOnly)) {
             return {
               rule: hit.rule,

@@ -111,6 +111,7 @@ export class KeywordMatcher {
   readonly #count: number;
   readonly #nonAscii: boolean; // whether any keyword has a non-ASCII character
   readonly #relevant: Uint8Array; // non-ASCII UTF-16 units (and their upper-case forms) in keywords
+  readonly #lowerOf: Uint16Array; // upper-case form → the keyword's lower-case unit (0 = itself)
   readonly #hasOut: Uint8Array;
 
   /** Build the automaton for `keywords` (lower-case strings, ids are their indexes). */
@@ -118,13 +119,17 @@ export class KeywordMatcher {
     this.#count = keywords.length;
     this.#nonAscii = keywords.some((k) => [...k].some((c) => c.charCodeAt(0) > 0x7f));
     this.#relevant = new Uint8Array(0x10000);
+    this.#lowerOf = new Uint16Array(this.#nonAscii ? 0x10000 : 0);
     for (const k of this.#nonAscii ? keywords : []) {
       for (let i = 0; i < k.length; i++) {
         const c = k.charCodeAt(i);
         if (c < 128) continue;
         this.#relevant[c] = 1;
         const up = String.fromCharCode(c).toUpperCase();
-        if (up.length === 1) this.#relevant[up.charCodeAt(0)] = 1;
+        if (up.length === 1 && up.charCodeAt(0) !== c) {
+          this.#relevant[up.charCodeAt(0)] = 1;
+          this.#lowerOf[up.charCodeAt(0)] = c;
+        }
       }
     }
     const gotoAscii: number[][] = [[]];
@@ -208,6 +213,7 @@ export class KeywordMatcher {
     const out = this.#out;
     const hasOut = this.#hasOut;
     const relevant = this.#relevant;
+    const lowerOf = this.#lowerOf;
     let st = 0;
     let left = this.#count;
     for (let i = 0; i < text.length; i++) {
@@ -217,10 +223,7 @@ export class KeywordMatcher {
       } else if (!relevant[c]) {
         st = 0;
       } else {
-        if (c < 0x590 || (c >= 0x1e00 && c < 0x2000) || (c >= 0xff21 && c <= 0xff3a)) {
-          const lower = String.fromCharCode(c).toLowerCase();
-          if (lower.length === 1) c = lower.charCodeAt(0);
-        }
+        c = lowerOf[c] || c;
         st = this.#step(st, c);
       }
       if (hasOut[st]) {

@@ -32,6 +32,11 @@ export interface TextView {
   readonly identity: boolean;
   /** Set on views decoded from a blob: the blob's encoding. */
   readonly encoding?: "base64" | "hex";
+  /**
+   * `false` when the text certainly has no run of 24 or more base64 characters (computed for free
+   * on the fast path), so {@link decodedViews} can skip its scan.
+   */
+  readonly blobRun?: boolean;
   /** Map a half-open span of {@link text} to the half-open span of the original it came from. */
   toOriginal(start: number, end: number): [number, number];
 }
@@ -439,11 +444,31 @@ export function isPlainAscii(text: string): boolean {
   return true;
 }
 
-function identityView(text: string, encoding?: "base64" | "hex"): TextView {
+/** Shortest base64 run worth decoding by default. */
+const MIN_BLOB = 24;
+
+/**
+ * One pass for the fast path: -1 when `text` is not plain ASCII without `&`, `%`, `\`; else 1
+ * when it has a run of at least {@link MIN_BLOB} base64 characters, 0 when not.
+ */
+function plainAsciiBlob(text: string): number {
+  let run = 0;
+  let long = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f || c === 0x26 || c === 0x25 || c === 0x5c) return -1;
+    if (BLOB_CLASS[c]) {
+      if (++run >= MIN_BLOB) long = 1;
+    } else run = 0;
+  }
+  return long;
+}
+
+function identityView(text: string, blobRun?: boolean): TextView {
   return {
     text,
     identity: true,
-    ...(encoding ? { encoding } : {}),
+    ...(blobRun === false ? { blobRun } : {}),
     toOriginal: (s, e) => [s, e],
   };
 }
@@ -458,7 +483,8 @@ function identityView(text: string, encoding?: "base64" | "hex"): TextView {
  * clean text costs one pass and a few slices.
  */
 export function normalizeForMatching(text: string): TextView {
-  if (isPlainAscii(text)) return identityView(text);
+  const plain = plainAsciiBlob(text);
+  if (plain >= 0) return identityView(text, plain === 1);
   const pieces: string[] = [];
   // Segments: view offset vs[i], original span [os[i], oe[i]); copy[i] = 1 when the segment maps
   // offsets 1:1 (unchanged text, or characters folded to one character of the same length).
@@ -671,6 +697,7 @@ export function decodedViews(view: TextView, options: DecodeOptions = {}): TextV
   let budget = options.maxDecoded ?? 1 << 20;
   const depth = options.depth ?? 2;
   if (depth <= 0) return [];
+  if (view.blobRun === false && minB64 >= MIN_BLOB && minHex >= MIN_BLOB) return [];
   const text = view.text;
   const out: TextView[] = [];
   const add = (

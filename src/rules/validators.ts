@@ -207,16 +207,17 @@ export function jwt(text: string): boolean {
 }
 
 /**
- * PEM private keys with their bodies: a BEGIN/END pair of the same `… PRIVATE KEY` label around a
- * base64 body of real length (not `...` or a placeholder).
+ * PEM private keys with their bodies: a BEGIN line, a base64 body of real length (not `...` or a
+ * placeholder) and, when present, an END line with the same `… PRIVATE KEY` label.
  */
 export function pemPrivateKey(text: string): boolean {
   const m =
-    /^-----BEGIN ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----([\s\S]*)-----END ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----$/
+    /^-----BEGIN ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----([\s\S]*?)(?:-----END ([A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?)-----)?$/
       .exec(text);
-  if (m === null || m[1] !== m[3]) return false;
-  // Drop header lines such as `Proc-Type:` / `DEK-Info:` of encrypted legacy keys.
-  const body = m[2].split(/\r?\n/).filter((l) => !l.includes(":")).join("").replace(/\s+/g, "");
+  if (m === null || (m[3] !== undefined && m[1] !== m[3])) return false;
+  // Lines may be real newlines or the two characters `\n` (keys inside .env or JSON text). Header
+  // lines such as `Proc-Type:` / `DEK-Info:` of encrypted legacy keys are dropped.
+  const body = m[2].split(/\r?\n|\\n/).filter((l) => !l.includes(":")).join("").replace(/\s+/g, "");
   if (!/^[A-Za-z0-9+/=]+$/.test(body) || isPlaceholder(body)) return false;
   // Short bodies only when they start with a key structure: the OpenSSH magic
   // ("openssh-key-v1") or a DER SEQUENCE ("MII…").

@@ -130,6 +130,12 @@ function responseIds(text: string): JsonRpcId[] {
   return out;
 }
 
+/** An error message without URLs (they may carry credentials in user info or the query). */
+export function scrubError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/\bhttps?:\/\/[^\s)"']+/g, (u) => redactUrl(u));
+}
+
 /** One line of NDJSON: line breaks in JSON text can only be whitespace between tokens. */
 function oneLine(text: string): string {
   return text.indexOf("\n") === -1 && text.indexOf("\r") === -1
@@ -280,7 +286,7 @@ export class StreamableHttpClient {
       } catch (e) {
         return this.#fail(
           s.requests,
-          `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`,
+          `cannot reach the server: ${scrubError(e)}`,
         );
       }
       const sid = res.headers.get("mcp-session-id");
@@ -309,7 +315,16 @@ export class StreamableHttpClient {
         return;
       }
       if (type === "application/json") {
-        const body = await res.text();
+        const max = this.#o.maxMessageBytes ?? Infinity;
+        const declared = Number(res.headers.get("content-length") ?? "0");
+        const body = declared > max ? "" : await res.text();
+        if (declared > max || body.length > max) {
+          await res.body?.cancel().catch(() => {});
+          const size = Math.max(declared, body.length);
+          if (this.#o.onOversized) this.#o.onOversized(body.slice(0, 4096), size);
+          // The prefix may not name the request: answer every request of this POST.
+          return this.#fail(s.requests, `the server's response exceeds --max-message-bytes ${max}`);
+        }
         if (body.trim()) await this.#deliver(body);
         return;
       }
@@ -584,7 +599,7 @@ export class StreamableHttpClient {
     } catch (e) {
       return this.#fail(
         s.requests,
-        `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`,
+        `cannot reach the server: ${scrubError(e)}`,
       );
     }
   }

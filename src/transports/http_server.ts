@@ -21,7 +21,7 @@ import {
   type Routed,
 } from "../proxy/session.ts";
 import type { JsonRpcId } from "../types.ts";
-import { StreamableHttpClient } from "./http_client.ts";
+import { scrubError, StreamableHttpClient } from "./http_client.ts";
 import { encodeEvent, type SseEvent, SseParser } from "./sse.ts";
 
 /** Protocol versions a stdio-backed session accepts in `MCP-Protocol-Version`. */
@@ -433,7 +433,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       return httpError(
         502,
         -32603,
-        `mcp-watchdog: upstream unavailable: ${e instanceof Error ? e.message : String(e)}`,
+        `mcp-watchdog: upstream unavailable: ${scrubError(e)}`,
         reqs.length === 1 ? reqs[0].id! : null,
       );
     }

@@ -121,7 +121,13 @@ export class SseParser {
   }
 
   #overflow(head: string): void {
-    this.#overHead = (this.#data.join("\n") + head).slice(0, 4096);
+    // Keep the event's first characters (where a JSON-RPC id usually is) for the report.
+    let start = this.#data.join("\n");
+    for (const p of this.#parts) {
+      if (start.length >= 4096) break;
+      start += p.slice(0, 4096);
+    }
+    this.#overHead = (start + head.slice(0, 4096)).slice(0, 4096);
     this.#over += this.#partLen + head.length + this.#dataLen;
     this.#data = [];
     this.#parts = [];
