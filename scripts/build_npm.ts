@@ -24,6 +24,9 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
+
+const sha256Hex = (s: string): string => createHash("sha256").update(s).digest("hex");
 
 /** Modules replaced in the npm build, with the export names that change on the way. */
 const SWAPS: Record<string, { to: string; names: Record<string, string> }> = {
@@ -422,6 +425,83 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 `;
 
+/** `cp -a` (keeps the symlinks of `node_modules/.bin`); false when it fails. */
+function copyTree(from: string, to: string): boolean {
+  try {
+    return new Deno.Command("cp", { args: ["-a", from, to], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `npm install` of the package's dependencies into `outDir/node_modules`. The result is kept in
+ * `~/.cache/mcp-watchdog/npm-deps/<hash of the dependencies>` and copied from there next time (npm
+ * takes tens of seconds even from its own cache; a copy takes one). `MCP_WATCHDOG_FRESH_DEPS=1`
+ * skips the cache.
+ */
+function installDependencies(
+  outDir: string,
+  deps: Record<string, string>,
+  log: (l: string) => void,
+): void {
+  const key = sha256Hex(JSON.stringify(Object.entries(deps).sort()));
+  const cacheRoot = path.join(
+    Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? "/tmp", ".cache"),
+    "mcp-watchdog",
+    "npm-deps",
+  );
+  const cached = path.join(cacheRoot, key.slice(0, 16));
+  const target = path.join(outDir, "node_modules");
+  const fresh = Deno.env.get("MCP_WATCHDOG_FRESH_DEPS") === "1";
+  if (!fresh && fs.existsSync(path.join(cached, "complete")) && !fs.existsSync(target)) {
+    if (copyTree(path.join(cached, "node_modules"), target)) {
+      log(`dependencies copied from ${cached}`);
+      return;
+    }
+    fs.rmSync(target, { recursive: true, force: true });
+  }
+  log(`npm install in ${outDir} (${Object.keys(deps).join(", ")})`);
+  const r = new Deno.Command("npm", {
+    args: [
+      "install",
+      "--omit=dev",
+      "--no-package-lock",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--ignore-scripts",
+      "--engine-strict=false",
+    ],
+    cwd: outDir,
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  if (!r.success) {
+    const err = new TextDecoder().decode(r.stderr).split("\n").filter((l) => /err/i.test(l));
+    throw new BuildError([
+      `npm install of the dependencies failed (use --no-install offline): ${
+        err.slice(0, 3).join(" | ")
+      }`,
+    ]);
+  }
+  if (fresh || fs.existsSync(path.join(cached, "complete"))) return;
+  // Keep a copy for the next build; a half-written copy is never used (no `complete` marker).
+  try {
+    const tmp = `${cached}.tmp-${Deno.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    if (copyTree(target, path.join(tmp, "node_modules"))) {
+      fs.writeFileSync(path.join(tmp, "complete"), JSON.stringify(deps));
+      fs.rmSync(cached, { recursive: true, force: true });
+      fs.renameSync(tmp, cached);
+    } else {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch { /* another build got there first, or the cache is not writable: fine */ }
+}
+
 /** Builds the npm package; throws {@link BuildError} listing every problem. */
 export function buildNpm(opts: BuildOptions): BuildResult {
   const root = path.resolve(opts.root);
@@ -635,30 +715,7 @@ export function buildNpm(opts: BuildOptions): BuildResult {
     }
   }
   if (packageFiles && (opts.installDependencies ?? true) && Object.keys(deps).length > 0) {
-    log(`npm install in ${outDir} (${Object.keys(deps).join(", ")})`);
-    const r = new Deno.Command("npm", {
-      args: [
-        "install",
-        "--omit=dev",
-        "--no-package-lock",
-        "--prefer-offline",
-        "--no-audit",
-        "--no-fund",
-        "--ignore-scripts",
-        "--engine-strict=false",
-      ],
-      cwd: outDir,
-      stdout: "null",
-      stderr: "piped",
-    }).outputSync();
-    if (!r.success) {
-      const err = new TextDecoder().decode(r.stderr).split("\n").filter((l) => /err/i.test(l));
-      throw new BuildError([
-        `npm install of the dependencies failed (use --no-install offline): ${
-          err.slice(0, 3).join(" | ")
-        }`,
-      ]);
-    }
+    installDependencies(outDir, deps, log);
   }
   const modules = local.map((s) => posix(path.relative(root, s.fileName))).sort();
   log(

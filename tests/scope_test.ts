@@ -663,3 +663,42 @@ Deno.test("scope detector: prose that starts with a path is not a path (false-po
     "a bare path still counts",
   );
 });
+
+Deno.test({
+  name: "e2e: --mode monitor reports but never refuses a Layer 4 violation",
+  ...SDK_TEST,
+  async fn() {
+    const t = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "wd-monitor-" }));
+    Deno.mkdirSync(`${t}/proj/.git`, { recursive: true });
+    const client = await connect(
+      [
+        ...PROXY,
+        "--quiet",
+        "--mode",
+        "monitor",
+        "--audit-log",
+        `${t}/audit.jsonl`,
+        "--state-dir",
+        `${t}/state`,
+        "--",
+        ...FILESYSTEM,
+        `${t}/proj`,
+      ],
+      { capabilities: false, env: { DENO_DIR } },
+    );
+    try {
+      const r = await client.callTool({
+        name: "write_file",
+        arguments: { path: `${t}/proj/.git/config`, content: "x" },
+      });
+      assert.ok(!r.isError);
+      assert.equal(Deno.readTextFileSync(`${t}/proj/.git/config`), "x");
+      const audit = Deno.readTextFileSync(`${t}/audit.jsonl`);
+      assert.match(audit, /"rule":"l4-sensitive-git"/);
+      assert.match(audit, /"action":"alerted"/);
+    } finally {
+      await client.close();
+      Deno.removeSync(t, { recursive: true });
+    }
+  },
+});

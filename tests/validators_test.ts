@@ -114,7 +114,18 @@ Deno.test("pem: needs a matching END and a real body", () => {
 Deno.test("url password: real passwords yes, placeholders no", () => {
   assert.equal(v.url_password("s3cr3t-Pa55"), true);
   assert.equal(v.url_password("Tr0ub4dor%263"), true);
-  for (const p of ["password", "pass", "****", "<password>", "${DB_PASSWORD}", "xxxx", "secret"]) {
+  for (
+    const p of [
+      "password",
+      "pass",
+      "****",
+      "<password>",
+      "${DB_PASSWORD}",
+      "xxxx",
+      "secret",
+      "he%2F%2Fo",
+    ]
+  ) {
     assert.equal(v.url_password(p), false, p);
   }
 });

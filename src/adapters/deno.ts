@@ -137,8 +137,8 @@ export const denoRuntime: Runtime = {
   removeSync: (p) => Deno.removeSync(p, { recursive: true }),
   renameSync: (a, b) => Deno.renameSync(a, b),
   copyFileSync: (a, b) => Deno.copyFileSync(a, b),
-  watchFs(paths, onEvent) {
-    const w = Deno.watchFs([...paths], { recursive: true });
+  watchFs(paths, onEvent, options) {
+    const w = Deno.watchFs([...paths], { recursive: options?.recursive ?? true });
     (async () => {
       try {
         for await (const e of w) onEvent({ kind: kindOf(e.kind), paths: e.paths });

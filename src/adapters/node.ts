@@ -288,7 +288,7 @@ export const nodeRuntime: Runtime = {
   removeSync: (p) => fs.rmSync(p, { recursive: true }),
   renameSync: (a, b) => fs.renameSync(a, b),
   copyFileSync: (a, b) => fs.copyFileSync(a, b),
-  watchFs(paths, onEvent) {
+  watchFs(paths, onEvent, options) {
     const watchers: fs.FSWatcher[] = [];
     for (const p of paths) {
       const abs = path.resolve(p);
@@ -296,7 +296,7 @@ export const nodeRuntime: Runtime = {
       try {
         isDir = fs.statSync(abs).isDirectory();
       } catch { /* a missing path: fs.watch throws below, as Deno.watchFs does */ }
-      const w = fs.watch(abs, { recursive: isDir }, (type, filename) => {
+      const w = fs.watch(abs, { recursive: isDir && (options?.recursive ?? true) }, (type, filename) => {
         const full = isDir && filename ? path.join(abs, filename.toString()) : abs;
         onEvent({ kind: fsEventKind(type, full), paths: [full] });
       });

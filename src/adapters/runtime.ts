@@ -93,8 +93,12 @@ export interface Runtime {
   removeSync(path: string): void;
   renameSync(from: string, to: string): void;
   copyFileSync(from: string, to: string): void;
-  /** Watch paths recursively; returns a function that stops watching. */
-  watchFs(paths: readonly string[], onEvent: (e: FsEvent) => void): () => void;
+  /** Watch paths (recursively unless told otherwise); returns a function that stops watching. */
+  watchFs(
+    paths: readonly string[],
+    onEvent: (e: FsEvent) => void,
+    options?: { recursive?: boolean },
+  ): () => void;
   /** The path of this program's entry (for re-invoking ourselves). */
   selfCommand(): { command: string; args: string[] };
 }

@@ -31,6 +31,7 @@ export interface ProxyEvent {
     | "server_exit"
     | "server_start_failed"
     | "store_fallback"
+    | "monitor_unavailable"
     | "client_gone";
   readonly direction?: Direction;
   readonly reason: string;
@@ -42,6 +43,8 @@ export interface SessionSinks {
   readonly audit: AuditSink;
   /** Notable events (also written to the audit log by the caller). */
   event(e: ProxyEvent): void;
+  /** A client `tools/call` was forwarded (`start`) or answered (`end`): lets the file-system monitor attribute changes. */
+  call?(phase: "start" | "end", id: JsonRpcId, tool?: string): void;
 }
 
 const ORIGINAL: Routed = { forward: "original", replies: [] };
@@ -252,6 +255,9 @@ export class ProxySession {
       const req = isId(id) ? answered.resolve(id) : undefined;
       ctxMethod = req?.method ?? "";
       tool = req?.tool;
+      if (req?.method === "tools/call" && direction === "server_to_client") {
+        this.sinks.call?.("end", id as JsonRpcId, tool);
+      }
     } else {
       this.sinks.event({
         event: "invalid",
@@ -289,7 +295,12 @@ export class ProxySession {
         }
         return { out: undefined };
       }
-      if (isRequest) sent.track(id as JsonRpcId, ctxMethod, tool, now);
+      if (isRequest) {
+        sent.track(id as JsonRpcId, ctxMethod, tool, now);
+        if (ctxMethod === "tools/call" && direction === "client_to_server") {
+          this.sinks.call?.("start", id as JsonRpcId, tool);
+        }
+      }
       return { out: r.changed ? JSON.stringify(r.message) : "original" };
     };
     const r = this.inspector.inspect(msg as JsonRpcMessage, ctx);

@@ -6,8 +6,9 @@
  * @module
  */
 import { openStateStore } from "../adapters/state_dir.ts";
+import { type SessionMonitor, startSessionMonitor } from "../adapters/fs_monitor.ts";
 import type { Runtime } from "../adapters/runtime.ts";
-import type { AuditRecord, AuditSink } from "../audit.ts";
+import { type AuditRecord, auditRecord, type AuditSink } from "../audit.ts";
 import type { ProxyArgs } from "../cli/options.ts";
 import { buildDetectors, type DetectorHost } from "../detectors/registry.ts";
 import { sha256Hex } from "../hash.ts";
@@ -100,7 +101,7 @@ export function createProxySetup(
       readText: (p) => runtime.readTextFileSync(p),
     })
     : [];
-  const detectors = buildDetectors(config, {
+  const detectorHost: DetectorHost = {
     extraRules,
     realPath: (p) => {
       try {
@@ -111,16 +112,62 @@ export function createProxySetup(
     },
     isDirectory: (p) => runtime.statSync(p)?.isDirectory ?? false,
     homeDir: runtime.homeDir(),
+    cwd: runtime.cwd(),
     env: (n) => runtime.env(n),
     ...host,
-  });
+  };
+  const detectors = buildDetectors(config, detectorHost);
+  const sessionKey = clientSession(runtime);
   const inspector = new Inspector(detectors, {
     server,
-    session: clientSession(runtime),
+    session: sessionKey,
     store: opened.store,
     config,
     now: () => Date.now(),
   });
-  const session = new ProxySession(inspector, { audit, event });
-  return { session, store: opened.store, event, close: () => opened.store.close() };
+  // Layer 4's file-system monitor: only for a local (stdio) server, whose writes land on this machine.
+  let monitor: SessionMonitor | undefined;
+  if (config.serverCommand.length > 0 && !config.serverUrl) {
+    try {
+      monitor = startSessionMonitor({
+        config,
+        host: { ...detectorHost, homeDir: runtime.homeDir(), cwd: runtime.cwd() },
+        store: opened.store,
+        session: sessionKey,
+        server,
+        stateDir: opened.dir,
+        report: (f) =>
+          audit.write(
+            auditRecord(f, "alerted", {
+              server: server.name,
+              direction: "server_to_client",
+              method: "fs/watch",
+            }),
+          ),
+        watch: (paths, recursive, cb) => runtime.watchFs(paths, cb, { recursive }),
+      });
+    } catch (e) {
+      event({
+        event: "monitor_unavailable",
+        reason: `file-system monitor not started: ${e instanceof Error ? e.message : e}`,
+      });
+    }
+  }
+  const session = new ProxySession(inspector, {
+    audit,
+    event,
+    call: monitor
+      ? (phase, id, tool) =>
+        phase === "start" ? monitor!.calls.start(id, tool ?? "") : monitor!.calls.end(id)
+      : undefined,
+  });
+  return {
+    session,
+    store: opened.store,
+    event,
+    close: () => {
+      monitor?.stop();
+      opened.store.close();
+    },
+  };
 }

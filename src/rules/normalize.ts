@@ -215,7 +215,6 @@ const CONFUSABLES: Readonly<Record<string, string>> = Object.freeze({
   "⁄": "/",
 });
 
-const COMBINING = /[\u0300-\u036f]/g;
 
 // 1 for the Greek/Cyrillic/Armenian code points that have a Latin look-alike (read-only table).
 const CONFUSABLE_LOW: Uint8Array = (() => {
@@ -231,7 +230,7 @@ const CONFUSABLE_LOW: Uint8Array = (() => {
 function foldCodePoint(ch: string): string {
   const direct = CONFUSABLES[ch];
   if (direct !== undefined) return direct;
-  const d = ch.normalize("NFKD").replace(COMBINING, "");
+  const d = ch.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
   if (d === ch) return ch;
   let out = "";
   for (const c of d) out += CONFUSABLES[c] ?? c;
@@ -639,16 +638,12 @@ function blobRuns(text: string, min: number): { start: number; end: number; hexO
   }
   return out;
 }
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+// Not fatal: invalid UTF-8 becomes U+FFFD, which asReadableText rejects (no exception per blob).
+const UTF8 = new TextDecoder("utf-8");
 
 /** Decoded text when it looks like human-readable text (an instruction), else undefined. */
 function asReadableText(bytes: Uint8Array): string | undefined {
-  let s: string;
-  try {
-    s = UTF8.decode(bytes);
-  } catch {
-    return undefined;
-  }
+  const s = UTF8.decode(bytes);
   if (s.length < 8) return undefined;
   let letters = 0;
   for (let i = 0; i < s.length; i++) {

@@ -234,7 +234,8 @@ export function urlPassword(text: string): boolean {
   try {
     pw = decodeURIComponent(text);
   } catch { /* keep raw */ }
-  if (pw.length < 4 || isPlaceholder(pw)) return false;
+  // Documentation examples use short stand-ins (`he//o`); real passwords are longer.
+  if (pw.length < 6 || isPlaceholder(pw)) return false;
   return !/^(?:pass(?:word|wd)?|pwd|secret|admin|root|user|guest|test|postgres|mysql|changeit|\*+|x+|\.+|[a-z]*_?password)$/i
     .test(pw);
 }
