@@ -194,3 +194,45 @@ Deno.test("sniffId reads the id of an oversized message from its first bytes", (
   assert.equal(sniffId('{"id" : "a\\"b","method"'), 'a"b');
   assert.equal(sniffId('{"method":"x","params":{"text":"'), undefined);
 });
+
+Deno.test("session: many hits of one rule in one field are one audit record with a count", () => {
+  const { s, records } = session();
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}',
+  );
+  // The test detector reports the first EVIL only; a real detector reporting many is grouped.
+  const many: TextDetector = {
+    name: "many",
+    scan(field) {
+      const out = [];
+      for (let i = field.text.indexOf("x"); i >= 0; i = field.text.indexOf("x", i + 1)) {
+        out.push({
+          layer: "L0-preprocess" as const,
+          rule: "test-x",
+          severity: "low" as const,
+          action: "neutralize" as const,
+          message: "x",
+          path: field.path,
+          span: [i, i + 1] as const,
+          replacement: "",
+          evidence: "x",
+        });
+      }
+      return out;
+    },
+  };
+  const inspector = new Inspector({ message: [], text: [many] }, s.inspector.env);
+  const r = inspector.inspect(
+    { jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "axbxcx".repeat(100) }] } },
+    { server: "t", direction: "server_to_client", method: "tools/call", id: 1 },
+  );
+  assert.ok(!(r instanceof Promise));
+  assert.equal(r.records.length, 1);
+  assert.equal(r.records[0].details?.occurrences, 300);
+  assert.equal(
+    (r.message.result as { content: { text: string }[] }).content[0].text,
+    "abc".repeat(100),
+  );
+  assert.equal(records.length, 0);
+});

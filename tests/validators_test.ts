@@ -139,3 +139,14 @@ Deno.test("helpers: placeholder and entropy", () => {
   assert.equal(v.assigned_secret("Y9XW1tSnBc0np9B9Udk7"), true);
   assert.equal(v.assigned_secret("changeme"), false);
 });
+
+Deno.test("regression: code references, encoded example phrases and doc passwords are not secrets", () => {
+  // @octokit READMEs: `privateKey: process.env.PRIVATE_KEY`.
+  assert.equal(v.assigned_secret("process.env.PRIVATE_KEY"), false);
+  // npm arborist README: base64 of "not my real password".
+  assert.equal(v.assigned_secret("bm90IG15IHJlYWwgcGFzc3dvcmQ="), false);
+  // pip docs: `https://username:he%2F%2Fo@pypi.company.com/`.
+  assert.equal(v.url_password("he%2F%2Fo"), false);
+  // docker-compose default credentials.
+  assert.equal(v.url_password("postgres"), false);
+});

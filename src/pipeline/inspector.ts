@@ -99,6 +99,23 @@ export function applyEdits(text: string, edits: Edit[]): string {
   return out + text.slice(pos);
 }
 
+/**
+ * One record per rule, field and outcome: a log full of ANSI colour codes is one alert with a
+ * count, not thousands (the first occurrence is the one shown).
+ */
+function groupFindings(
+  findings: readonly { f: Finding; outcome: Outcome }[],
+): { f: Finding; outcome: Outcome; count: number }[] {
+  const groups = new Map<string, { f: Finding; outcome: Outcome; count: number }>();
+  for (const { f, outcome } of findings) {
+    const key = `${f.rule}\u0000${f.path}\u0000${outcome}`;
+    const g = groups.get(key);
+    if (g) g.count++;
+    else groups.set(key, { f, outcome, count: 1 });
+  }
+  return [...groups.values()];
+}
+
 /** What applying text findings to one string gives. */
 export interface AppliedText {
   /** The string with neutralised and redacted spans replaced (unchanged in monitor mode). */
@@ -207,14 +224,18 @@ export class Inspector {
         changed = true;
       }
       const now = new Date(env.now());
-      const records = findings.map(({ f, outcome }) =>
-        auditRecord(f, block && outcome !== "alerted" ? "blocked" : outcome, {
-          server: env.server.name,
-          direction: ctx.direction,
-          method: ctx.method,
-          id: ctx.id,
-          now,
-        })
+      const records = groupFindings(findings).map(({ f, outcome, count }) =>
+        auditRecord(
+          count > 1 ? { ...f, details: { ...f.details, occurrences: count } } : f,
+          block && outcome !== "alerted" ? "blocked" : outcome,
+          {
+            server: env.server.name,
+            direction: ctx.direction,
+            method: ctx.method,
+            id: ctx.id,
+            now,
+          },
+        )
       );
       return { changed: changed && !block, message: msg, block, records };
     };
