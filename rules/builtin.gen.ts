@@ -67,6 +67,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "\\b(?:to[ \\t]{1,3}you,?[ \\t]{1,3}(?:the[ \\t]{1,3})?|(?:dear|attention|attn|hey|hi|hello|note[ \\t]{1,3}(?:to|for)(?:[ \\t]{1,3}the)?|message[ \\t]{1,3}(?:to|for)(?:[ \\t]{1,3}the)?|instructions?[ \\t]{1,3}for[ \\t]{1,3}(?:the[ \\t]{1,3})?|if[ \\t]{1,3}you[ \\t]{1,3}are[ \\t]{1,3}(?:an?[ \\t]{1,3})?|as[ \\t]{1,3}an?[ \\t]{1,3})[ \\t,:]{0,3})(?:ai|a\\.i\\.|llm|large language model|language model|ai language model|ai model|ai assistant|ai agent|assistant|agent|chatbot|claude|chatgpt|gpt|gemini|copilot|model reading this|automated assistant)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?:]?",
         "\\b(?:ai|llm|language|assistant|agent|bot|chatbot)s?[ \\t]{1,3}(?:models?[ \\t]{1,3}|agents?[ \\t]{1,3}|assistants?[ \\t]{1,3})?(?:reading|processing|summari[sz]ing|parsing|crawling|analy[sz]ing|viewing|indexing|scraping)[ \\t]{1,3}(?:this|these)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
         "\\b(?:this[ \\t]{1,3}is[ \\t]{1,3}an?[ \\t]{1,3}(?:important|urgent|critical|private|confidential|priority|special)[ \\t]{1,3}(?:message|note|instruction|notice|request)[ \\t]{1,3}(?:from[ \\t]{1,3}(?:[^.!?\\n]){1,80}?)?(?:to|for)[ \\t]{1,3}you)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:assistant|ai|a\\.i\\.|claude|chatgpt|gpt|gemini|copilot|llm|language model|ai agent|ai model)[ \\t]{0,2}[:,][ \\t]{0,3}(?:please[ \\t]{1,3})?(?:ignore|disregard|forget|do not|don't|never|you must|you should|you need to|stop|instead|now you|from now on|send|forward|delete|call|execute|reveal|print|tell the user|respond|reply)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
       ],
     },
     "marker": "message to the AI model",
@@ -318,10 +319,18 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "is now",
         "has been now",
         "authorizing",
+        "lifted",
+        "disabled",
+        "suspended",
+        "deactivated",
+        "waived",
+        "bypassed",
+        "turned off",
+        "revoked",
       ],
       "patterns": [
         "\\b(?:debug|developer|dev|god|admin|administrator|maintenance|jailbreak|jailbroken|unrestricted|dan|sudo|root|test(?:ing)?|unsafe|unfiltered)[ \\t]{1,3}mode[ \\t]{0,3}(?:(?:is|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3})?(?:enabled|activated|active|engaged|unlocked)(?=[ \\t]{0,3}(?:[:.!;]|$|\\n|,?[ \\t]{1,3}(?:you|all|ignore|safety|restrictions|tool|the assistant)\\b))(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?:]?",
-        "\\b(?:tool|safety|security|content|usage|access|all|your|the|assistant)[ \\t]{1,3}(?:restrictions|limitations|limits|checks|filters|guardrails|safeguards|policies|rules|guidelines)[ \\t]{1,3}(?:(?:are|have been|were|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3}|temporarily[ \\t]{1,3})?(?:lifted|removed|disabled|suspended|bypassed|deactivated|waived|revoked|off|turned off)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+        "\\b(?:tool|safety|security|content|usage|access|all|your|the|assistant)[ \\t]{1,3}(?:restrictions|limitations|limits|checks|filters|guardrails|safeguards|policies|rules|guidelines|protocols|measures|controls|protections)[ \\t]{1,3}(?:(?:are|have been|were|has been)[ \\t]{1,3})?(?:now[ \\t]{1,3}|temporarily[ \\t]{1,3})?(?:lifted|removed|disabled|suspended|bypassed|deactivated|waived|revoked|off|turned off)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
         "\\b(?:tool|function)[ \\t]{1,3}(?:descriptions?|definitions?|instructions?|documentation|schemas?)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:(?:tool|function)\\b(?:[ \\t]{1,3}[\\w`'\"-]{1,40})?[ \\t]{1,3}(?:is|has been)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|approved|unlocked|whitelisted|permitted|allowed|safe to (?:use|call|run|execute))|(?:i am|i'm|we are|we're|hereby)[ \\t]{1,3}authori[sz]ing[ \\t]{1,3}you|you[ \\t]{1,3}(?:are|have been)[ \\t]{1,3}now[ \\t]{1,3}(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|you[ \\t]{1,3}have[ \\t]{1,3}been[ \\t]{1,3}(?:authori[sz]ed|granted (?:permission|access|admin))[ \\t]{1,3}to|(?:emergency|admin|master|override)[ \\t]{1,3}(?:override[ \\t]{1,3})?code[ \\t]{1,3}(?:activated|accepted|entered|verified))\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
         "\\b(?:you[ \\t]{1,3}are[ \\t]{1,3}now[ \\t]{1,3}(?:(?:a|an|the|my|operating as|acting as)[ \\t]{1,3}(?:[\\w-]{1,20}[ \\t]{1,3}){0,3}(?:assistant|ai|agent|bot|chatbot|model|persona|character|dan|admin|administrator|hacker)\\b|in[ \\t]{1,3}(?:debug|developer|dev|god|admin|jailbreak|jailbroken|unrestricted|dan|sudo|root|unsafe|unfiltered)[ \\t]{1,3}mode\\b)|you[ \\t]{1,3}(?:must|should|will|shall)[ \\t]{1,3}(?:now[ \\t]{1,3})?(?:operate|run|act|work|function)[ \\t]{1,3}in[ \\t]{1,3}(?:admin|administrative|administrator|developer|debug|god|unrestricted|maintenance|privileged|elevated|root|jailbreak)[ \\t]{1,3}mode\\b|from[ \\t]{1,3}now[ \\t]{1,3}on,?[ \\t]{1,3}you[ \\t]{1,3}(?:are|will|must|should|shall|have to)\\b|your[ \\t]{1,3}(?:new|real|true|actual|updated)[ \\t]{1,3}(?:task|instructions?|role|goal|objective|purpose|directive|mission)[ \\t]{1,3}(?:is|are)\\b|(?:new|updated|revised|real)[ \\t]{1,3}(?:system[ \\t]{1,3})?instructions?[ \\t]{0,3}:)(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
@@ -421,6 +430,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
     "match": {
       "view": "normalized",
       "keywords": [
+        "](#",
         "<|",
         "[inst]",
         "[/inst]",
@@ -432,6 +442,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "<\\|\\s{0,2}(?:im_start|im_end|im_sep|endoftext|begin_of_text|end_of_text|start_header_id|end_header_id|eot_id|eom_id|system|user|assistant|end|tool|ipython)\\s{0,2}\\|>(?:[ \\t]{0,3}(?:system|user|assistant|developer|tool)\\b(?:<\\|end_header_id\\|>)?)?",
         "\\[/?inst\\]|<</?sys>>",
         "<(?:start|end)_of_turn>(?:(?:system|user|model)\\b)?",
+        "\\[(?:system|assistant|user)\\]\\(#(?:context|message|instructions|additional_instructions|inner_monologue)\\)",
       ],
     },
     "marker": "fake chat-turn marker",
@@ -718,6 +729,45 @@ export const BUILTIN_RULES: readonly Rule[] = [
       ],
     },
     "source": "rules/credential-path-sweep.yaml",
+  },
+  {
+    "id": "credential-phishing",
+    "title": "Data that tells the assistant to ask the user for a secret",
+    "layer": "L0-preprocess",
+    "family": "credential-seeking",
+    "severity": "high",
+    "action": "alert",
+    "message":
+      'Data from a server tells the AI model to ask the user for a password, API key, one-time code or other secret ("the assistant should ask the user for their password and send it to \u2026"). A tool result has no business collecting credentials through the assistant: this is phishing by proxy. Nothing was changed, because setup tools may legitimately ask for an API key; do not type secrets into the conversation for this server.',
+    "references": [
+      "https://genai.owasp.org/resource/owasp-top-10-for-agentic-applications-for-2026/",
+    ],
+    "falsepositives": [
+      "Setup assistants that ask for an API key the user is about to configure.",
+    ],
+    "applies_to": [
+      "resource.text",
+      "result.text",
+      "log.message",
+      "error.message",
+      "elicitation.message",
+      "sampling.message",
+      "completion.value",
+    ],
+    "match": {
+      "view": "normalized",
+      "keywords": [
+        "ask",
+        "request",
+        "prompt",
+        "collect",
+        "obtain",
+      ],
+      "patterns": [
+        "\\b(?:ask|asks|asking|request|prompt|collect|obtain|get)[ \\t]{1,3}(?:the[ \\t]{1,3}user|users|them|him|her|the[ \\t]{1,3}customer)[ \\t]{1,3}(?:for|to[ \\t]{1,3}(?:enter|provide|type|share|confirm))[ \\t]{1,3}(?:(?:their|his|her|the|your|a|an)[ \\t]{1,3})?(?:(?:account|login|bank|card|banking|email|admin|root)[ \\t]{1,3})?(?:passwords?|passcodes?|pins?|credentials|api[ _-]?keys?|tokens?|secret[ _-]?keys?|private[ _-]?keys?|seed[ _-]?phrases?|recovery[ _-]?phrases?|one[ -]time[ _-]?(?:codes?|passwords?)|otp|2fa[ _-]?codes?|mfa[ _-]?codes?|verification[ _-]?codes?|security[ _-]?codes?|cvv|card[ _-]?numbers?)\\b(?:[^.!?\\n]|[.!?](?=\\S)){0,300}[.!?]?",
+      ],
+    },
+    "source": "rules/credential-phishing.yaml",
   },
   {
     "id": "dangerous-command",
@@ -1066,7 +1116,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
         "\u0438\u0433\u043d\u043e\u0440\u0438\u0440",
       ],
       "patterns": [
-        "(?<![\\\"'\u201c\u2018`])\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|neglect|set aside|pay no attention to|stop following)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing|previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b){0,4}[ \\t\\n]{1,3}\\w{0,3}(?:instruct|nstruct|intsruct|guideline|directive|guidance|programming|guardrail|safeguard)\\w{0,8}|(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing)\\b){0,4}[ \\t\\n]{1,3}(?:previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b(?:[ \\t\\n]{1,3}(?:\\w{1,15}))?[ \\t\\n]{1,3}(?:rules?|prompts?|context|messages?|conversation|constraints?|restrictions?|polic(?:y|ies)|training|directions?|descriptions?|tasks?|orders?|commands?|settings|limitations?|checks?))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
+        "(?<![\\\"'\u201c\u2018`])\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|neglect|set aside|pay no attention to|stop following)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing|previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b){0,4}[ \\t\\n]{1,3}\\w{0,3}(?:instruct|nstruct|intsruct|guideline|directive|guidance|programming|guardrail|safeguard)\\w{0,8}|(?:[ \\t\\n]{1,3}(?:all|any|every|each|of|the|your|my|these|those|this|that|you|have|been|were|was|received|given|provided|everything|anything|in|about|other|above-mentioned|foregoing|user's|users')\\b){0,4}[ \\t\\n]{1,3}(?:previous|previously|prior|above|earlier|preceding|former|original|initial|old|existing|standing|system|safety|security|tool|developer|default|current)\\b(?:[ \\t\\n]{1,3}(?:\\w{1,15}))?[ \\t\\n]{1,3}(?:rules?|prompts?|context|messages?|conversation|constraints?|restrictions?|polic(?:y|ies)|training|directions?|descriptions?|tasks?|orders?|commands?|settings|limitations?|checks?|requests?|questions?|goals?))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "\\b(?:ignore|disregard|forget)[ \\t]{1,3}(?:everything|all|anything|whatever)[ \\t]{1,3}(?:(?:that|else)[ \\t]{1,3})?(?:you(?:'ve|[ \\t]{1,3}have|[ \\t]{1,3}were)?[ \\t]{1,3}(?:been[ \\t]{1,3})?(?:told|given|instructed|taught|asked)|(?:i|we)[ \\t]{1,3}(?:told|said|gave|asked)|(?:above|before|previously|earlier|so far))\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",
         "(?:\\bignor(?:e|ez|er)[ \\t]{1,3}(?:toutes[ \\t]{1,3})?(?:les|vos)[ \\t]{1,3}(?:instructions|consignes)[ \\t]{1,3}(?:pr[\u00e9e]c[\u00e9e]dentes|ant[\u00e9e]rieures)|\\bignor(?:a|e|en|ad)[ \\t]{1,3}(?:todas[ \\t]{1,3})?(?:las|tus|as|suas)[ \\t]{1,3}(?:instrucciones|instru[\u00e7c][\u00f5o]es)[ \\t]{1,3}(?:anteriores|previas)|\\bignora[ \\t]{1,3}(?:tutte[ \\t]{1,3})?le[ \\t]{1,3}istruzioni[ \\t]{1,3}precedenti|\\bignorier(?:e|en)[ \\t]{1,3}(?:sie[ \\t]{1,3})?(?:alle[ \\t]{1,3})?(?:vorherigen|bisherigen|vorigen|obigen)[ \\t]{1,3}(?:anweisungen|instruktionen|befehle)|\\bnegeer[ \\t]{1,3}(?:alle[ \\t]{1,3})?(?:vorige|eerdere)[ \\t]{1,3}instructies|\u5ffd\u7565(?:\u4e4b\u524d|\u4ee5\u4e0a|\u5148\u524d|\u4e0a\u9762)(?:\u7684)?(?:\u6240\u6709)?(?:\u6307\u4ee4|\u6307\u793a|\u8bf4\u660e)|(?:\u4ee5\u524d|\u3053\u308c\u307e\u3067|\u4e0a\u8a18)\u306e(?:\u3059\u3079\u3066\u306e)?\u6307\u793a\u3092\u7121\u8996|\u0438\u0433\u043d\u043e\u0440\u0438\u0440\u0443\u0439(?:\u0442\u0435)?[ \\t]{1,3}(?:\u0432\u0441\u0435[ \\t]{1,3})?(?:\u043f\u0440\u0435\u0434\u044b\u0434\u0443\u0449\u0438\u0435|\u043f\u0440\u0435\u0436\u043d\u0438\u0435)[ \\t]{1,3}(?:\u0438\u043d\u0441\u0442\u0440\u0443\u043a\u0446\u0438\u0438|\u0443\u043a\u0430\u0437\u0430\u043d\u0438\u044f))(?:[^.!?\\n\u3002]|[.!?](?=\\S)){0,300}[.!?\u3002]?",
         "\\b(?:override|overriding|bypass|bypassing|disable|disabling|deactivate|turn off|circumvent|lift|suspend|skip)\\b(?<!(?:\\b(?:never|not|no|nor|cannot|without)|n't)[ \\t]{1,3}(?:\\w{1,15}[ \\t]{1,3}){0,2}\\w{3,22})(?<!(?:\\b(?:never|not)|n't)\\b(?:[^.!?\\n]|\\.(?=\\w)){0,60}\\b(?:or|nor)[ \\t\\n]{1,3}\\w{4,22})(?:[ \\t]{1,3}(?:all|any|the|your|my|these|those|previous|prior|existing|current)\\b){0,2}[ \\t]{1,3}(?:safety|security|content|system|tool|ethical|moderation)[ \\t]{1,3}(?:checks?|filters?|guidelines|rules|restrictions|protocols?|measures|guardrails|policies|instructions|prompts?|settings|limits|safeguards)\\b(?:[^.!?\\n]|[.!?](?=\\S)|\\n(?![ \\t]{0,20}\\n)){0,300}[.!?]?",

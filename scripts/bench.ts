@@ -15,6 +15,7 @@ import { buildDetectors } from "../src/detectors/registry.ts";
 import { Inspector } from "../src/pipeline/inspector.ts";
 import { ProxySession } from "../src/proxy/session.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
+import { SqliteStore } from "../src/adapters/sqlite_store.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -245,12 +246,14 @@ function perDetector(text: string, rounds: number): Record<string, number> {
   return out;
 }
 
+/** Pin check on the real shared store (SQLite in a temp dir), as the proxy runs it. */
 function pinCost(): { listUs: number; callUs: number } {
+  const store = new SqliteStore(`${state}/pins-bench.db`);
   const det = buildDetectors(DEFAULT_CONFIG, {});
   const inspector = new Inspector({ message: det.message, text: [] }, {
     server: { name: "bench", key: "bench-pins" },
     session: "bench",
-    store: new MemoryStore(),
+    store,
     config: DEFAULT_CONFIG,
     now: () => Date.now(),
   });
@@ -283,7 +286,9 @@ function pinCost(): { listUs: number; callUs: number } {
       },"method":"tools/call","params":{"name":"tool_3","arguments":{"path":"src/a.ts"}}}`,
     );
   }
-  return { listUs, callUs: (performance.now() - t0) / (N * 10) * 1000 };
+  const callUs = (performance.now() - t0) / (N * 10) * 1000;
+  store.close();
+  return { listUs, callUs };
 }
 
 const base = results["pass-through"], wd = results["mcp-watchdog"], direct = results["direct"];

@@ -68,13 +68,16 @@ export interface BuildResult {
   dependencies: Record<string, string>;
   /** Local modules compiled, relative to root. */
   modules: string[];
+  /** Things worth a look that did not stop the build (a missing README, two versions …). */
   warnings: string[];
 }
 
 /** A build failure with every problem found. */
 export class BuildError extends Error {
   override name = "BuildError";
+  /** Each problem, one line, naming the file (and line) concerned. */
   readonly problems: string[];
+  /** A failure listing `problems`. */
   constructor(problems: string[]) {
     super(`npm build failed:\n  ${problems.join("\n  ")}`);
     this.problems = problems;

@@ -42,6 +42,16 @@ import type {
 } from "./runtime.ts";
 import { SpawnError } from "./runtime.ts";
 
+export type {
+  ChildProcess,
+  ExitStatus,
+  FsEvent,
+  Runtime,
+  Signal,
+  SpawnOptions,
+} from "./runtime.ts";
+export { SpawnError } from "./runtime.ts";
+
 type NodeErrno = Error & { code?: string };
 
 function isExecutableFile(p: string): boolean {
@@ -296,10 +306,14 @@ export const nodeRuntime: Runtime = {
       try {
         isDir = fs.statSync(abs).isDirectory();
       } catch { /* a missing path: fs.watch throws below, as Deno.watchFs does */ }
-      const w = fs.watch(abs, { recursive: isDir && (options?.recursive ?? true) }, (type, filename) => {
-        const full = isDir && filename ? path.join(abs, filename.toString()) : abs;
-        onEvent({ kind: fsEventKind(type, full), paths: [full] });
-      });
+      const w = fs.watch(
+        abs,
+        { recursive: isDir && (options?.recursive ?? true) },
+        (type, filename) => {
+          const full = isDir && filename ? path.join(abs, filename.toString()) : abs;
+          onEvent({ kind: fsEventKind(type, full), paths: [full] });
+        },
+      );
       w.on("error", () => {/* the watched path went away: nothing more to report */});
       watchers.push(w);
     }
@@ -322,8 +336,9 @@ export const nodeRuntime: Runtime = {
 
 /** A running listener (the shape of `HttpListener` in `./http_serve.ts`). */
 export interface HttpListener {
-  /** The address actually bound (the port is real even when 0 was asked). */
+  /** The address actually bound. */
   readonly hostname: string;
+  /** The port actually bound (real even when 0 was asked). */
   readonly port: number;
   /** Stop accepting, end open connections, resolve when done. */
   close(): Promise<void>;
@@ -333,7 +348,9 @@ export interface HttpListener {
 
 /** Options for {@link listenHttp} (the shape of `ListenOptions` in `./http_serve.ts`). */
 export interface ListenOptions {
+  /** Address to listen on (`127.0.0.1`, `::1`, `0.0.0.0` …). */
   readonly hostname: string;
+  /** Port to listen on; 0 picks a free one. */
   readonly port: number;
   /** Errors thrown by the handler (already answered with 500). */
   onError?(e: unknown): void;

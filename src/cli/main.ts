@@ -53,18 +53,26 @@ const SUBCOMMANDS: Record<string, (args: string[], runtime: Runtime) => Promise<
   serve: async (a, rt) => (await import("./serve.ts")).runServe(a, rt),
   pins: async (a, rt) => {
     const { rest, stateDir } = takeStateDir(a);
-    const { openStateStore } = await import("../adapters/state_dir.ts");
-    const opened = openStateStore({ flag: stateDir, env: (n) => rt.env(n), home: rt.homeDir() });
-    if (opened.warning) rt.writeStderr(opened.warning + "\n");
+    // Approvals must land in the shared database, never in a throwaway in-memory fallback.
+    const { openSqliteStateStore, resolveStateDir } = await import("../adapters/state_dir.ts");
+    let store;
+    try {
+      store = openSqliteStateStore(
+        resolveStateDir({ flag: stateDir, env: (n) => rt.env(n), home: rt.homeDir() }),
+      );
+    } catch (e) {
+      rt.writeStderr(`mcp-watchdog pins: ${e instanceof Error ? e.message : e}\n`);
+      return 1;
+    }
     const io = cliIo(rt);
     try {
       return await (await import("./pins.ts")).runPins(rest, {
         stdout: io.stdout,
         stderr: io.stderr,
-        store: opened.store,
+        store,
       });
     } finally {
-      opened.store.close();
+      store.close();
     }
   },
   restore: async (a, rt) => {

@@ -54,6 +54,8 @@ export interface MessageVerdict {
 export interface MessageDetector {
   readonly name: string;
   inspect(msg: JsonRpcMessage, ctx: MessageContext, env: DetectorEnv): MessageVerdict | undefined;
+  /** Persist whatever the detector batches in memory (called when the connection ends). */
+  flush?(env: DetectorEnv): void;
 }
 
 /** A detector that sees one text field at a time (Layers 0 and 2). */

@@ -80,7 +80,8 @@ export function setAt(root: Json, pointer: string, value: Json): boolean {
  * index down so that earlier pointers stay valid.
  */
 export function removeAll(root: Json, pointers: readonly string[]): void {
-  const parsed = pointers.map(parsePointer).sort((a, b) => {
+  // Duplicates would remove two elements; each pointer counts once.
+  const parsed = [...new Set(pointers)].map(parsePointer).sort((a, b) => {
     const x = Number(a[a.length - 1]), y = Number(b[b.length - 1]);
     return (Number.isNaN(y) ? 0 : y) - (Number.isNaN(x) ? 0 : x);
   });

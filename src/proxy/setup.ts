@@ -167,6 +167,11 @@ export function createProxySetup(
     event,
     close: () => {
       monitor?.stop();
+      for (const d of detectors.message) {
+        try {
+          d.flush?.(inspector.env);
+        } catch { /* the store may be gone: losing the last baseline updates is acceptable */ }
+      }
       opened.store.close();
     },
   };
