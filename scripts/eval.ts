@@ -282,6 +282,9 @@ export async function runEval(o: EvalOptions): Promise<EvalReport> {
     `${ROOT}cli.ts`,
     "--audit-log",
     audit,
+    // A fresh state: pins from an earlier run (or another corpus) must not withhold tools here.
+    "--state-dir",
+    `${tmp}/state`,
     ...(o.mode ? ["--mode", o.mode] : []),
     ...(o.proxyArgs ?? []),
     "--",
