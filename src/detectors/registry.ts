@@ -35,26 +35,29 @@ export interface DetectorHost {
   /** Environment lookup (semantic classifier: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). */
   env?(name: string): string | undefined;
   /** Extra rules loaded from `--rules` directories (already validated). */
-  extraRules?: readonly unknown[];
+  extraRules?: readonly Rule[];
 }
 
 /** The detectors for `config`, in pipeline order. */
 export function buildDetectors(config: WatchdogConfig, host: DetectorHost = {}): Detectors {
   const message: MessageDetector[] = [];
   const text: TextDetector[] = [];
-  let slow: AsyncTextDetector | undefined;
-  void config;
-  void host;
   // Layer registrations go below, in pipeline order.
   message.push(createPinningDetector(), createBehaviourDetector(), createShadowingDetector()); // L1
   message.push(createScopeDetector(config, scopeHostFrom(host))); // L4
   message.push(createFlowDetector()); // L3
   const layer0 = createLayer0Detector(
-    mergeRules(BUILTIN_RULES, (host.extraRules ?? []) as readonly Rule[]),
+    mergeRules(BUILTIN_RULES, host.extraRules ?? []),
   );
   text.push(layer0); // L0
   text.push(createEntropyDetector({ rescan: layer0 })); // L2 entropy (decoded payloads rescanned by L0)
   text.push(createInstructionDetector()); // L2 instruction-likeness
-  slow = semanticFromConfig(config, host.env ?? (() => undefined)).detector; // L2 semantic (optional)
-  return slow ? { message, text, async: slow } : { message, text };
+  const semantic = semanticFromConfig(config, host.env ?? (() => undefined)); // L2 semantic (optional)
+  const slow: AsyncTextDetector | undefined = semantic.detector;
+  return {
+    message,
+    text,
+    ...(slow ? { async: slow } : {}),
+    ...(semantic.warning ? { warnings: [semantic.warning] } : {}),
+  };
 }

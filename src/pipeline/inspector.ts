@@ -41,6 +41,8 @@ export interface Detectors {
   readonly message: readonly MessageDetector[];
   readonly text: readonly TextDetector[];
   readonly async?: AsyncTextDetector;
+  /** Why a configured detector is not running (e.g. `--semantic` without an API key). */
+  readonly warnings?: readonly string[];
 }
 
 /** A message refusal: the sender of a request gets this JSON-RPC error. */

@@ -117,6 +117,7 @@ export function createProxySetup(
     ...host,
   };
   const detectors = buildDetectors(config, detectorHost);
+  for (const w of detectors.warnings ?? []) runtime.writeStderr(`mcp-watchdog: warning: ${w}\n`);
   const sessionKey = clientSession(runtime);
   const inspector = new Inspector(detectors, {
     server,
