@@ -3,15 +3,18 @@
  *
  * ```sh
  * mcp-watchdog [options] -- <server-command> [args...]
- * mcp-watchdog --help
+ * deno run -A jsr:@bountyy/mcp-watchdog/cli -- npx -y @modelcontextprotocol/server-filesystem ~/project
  * ```
  *
  * The runtime adapter is the only host-specific import: the npm build swaps `./src/adapters/deno.ts`
  * for `./src/adapters/node.ts`.
  *
- * @example
- * ```sh
- * deno run -A jsr:@bountyy/mcp-watchdog -- npx -y @modelcontextprotocol/server-filesystem ~/project
+ * @example Run the command line in-process and get its exit code
+ * ```ts
+ * import { main } from "./cli.ts";
+ * import { denoRuntime } from "./src/adapters/deno.ts";
+ *
+ * const code = await main(["--version"], denoRuntime); // prints "mcp-watchdog <version>"
  * ```
  *
  * @module
@@ -19,6 +22,12 @@
 import { denoRuntime as runtime } from "./src/adapters/deno.ts";
 import { main } from "./src/cli/main.ts";
 
-if (import.meta.main) {
-  runtime.exit(await main(runtime.args, runtime));
+export { main };
+export type { Runtime } from "./src/adapters/runtime.ts";
+
+/** Run the command line with this process's arguments and exit with its status. */
+export async function run(): Promise<never> {
+  return runtime.exit(await main(runtime.args, runtime));
 }
+
+if (import.meta.main) await run();

@@ -18,27 +18,39 @@ import type { Direction, Finding, JsonRpcId, Layer, Outcome, Severity } from "./
 export interface AuditRecord {
   /** ISO 8601 UTC. */
   readonly ts: string;
+  /** The server's display name. */
   readonly server: string;
+  /** Which way the message travelled. */
   readonly direction: Direction;
+  /** The JSON-RPC method (for a response, the method of its request). */
   readonly method: string;
+  /** The JSON-RPC id, when the message has one. */
   readonly id?: JsonRpcId;
   /** JSON Pointer to the field, e.g. `/result/tools/3/description`. */
   readonly path: string;
+  /** The tool, prompt or resource concerned, when known. */
   readonly tool?: string;
+  /** The detection layer. */
   readonly layer: Layer;
+  /** Stable rule id. */
   readonly rule: string;
+  /** How bad it is. */
   readonly severity: Severity;
+  /** What was done about it. */
   readonly action: Outcome;
   /** SHA-256 (hex) of the offending content. */
   readonly sha256: string;
   /** Short, secret-masked excerpt. */
   readonly excerpt: string;
+  /** What it is and why it matters, for people. */
   readonly message: string;
+  /** Rule-specific, already-safe facts (decoded text, cues, a diff, an occurrence count). */
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** Where audit records go (a file, stderr, a test array). */
 export interface AuditSink {
+  /** Record one finding. */
   write(record: AuditRecord): void;
 }
 
@@ -71,10 +83,15 @@ export function safeExcerpt(text: string, max: number = EXCERPT_MAX): string {
 
 /** Context of the message a finding came from. */
 export interface RecordContext {
+  /** The server's display name. */
   readonly server: string;
+  /** Which way the message travelled. */
   readonly direction: Direction;
+  /** The JSON-RPC method (of the request, for a response). */
   readonly method: string;
+  /** The JSON-RPC id, when there is one. */
   readonly id?: JsonRpcId;
+  /** The time to record (default: now). */
   readonly now?: Date;
 }
 

@@ -13,6 +13,7 @@ export type Policy = "block" | "alert";
 
 /** The configuration every layer reads. */
 export interface WatchdogConfig {
+  /** `enforce` changes traffic; `monitor` only logs. */
   readonly mode: Mode;
   /** Display name of the server (`--name`, else derived from its command). */
   readonly serverName: string;
@@ -32,7 +33,9 @@ export interface WatchdogConfig {
   readonly allowPaths: readonly string[];
   /** Layer 2 semantic classifier: off, on suspicious content, or on everything. */
   readonly semantic: "off" | "suspicious" | "all";
+  /** Model of the semantic classifier. */
   readonly semanticModel: string;
+  /** Latency budget of the semantic classifier, in milliseconds. */
   readonly semanticTimeoutMs: number;
   /** What a semantic timeout or API error means: let the message through, or treat as malicious. */
   readonly semanticFailure: "open" | "closed";

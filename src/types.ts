@@ -82,6 +82,7 @@ export interface TextField {
 export interface MessageContext {
   /** The server's display name (`--name` or derived from its command). */
   readonly server: string;
+  /** Which way the message travels. */
   readonly direction: Direction;
   /** The JSON-RPC method; for responses, the method of the request they answer. */
   readonly method: string;
@@ -94,9 +95,11 @@ export interface MessageContext {
  * pipeline can change exactly that span and nothing else.
  */
 export interface Finding {
+  /** The detection layer that found it. */
   readonly layer: Layer;
   /** Stable rule id, e.g. `smac5-important-block`. */
   readonly rule: string;
+  /** How bad it is. */
   readonly severity: Severity;
   /** What the rule asks for. The pipeline decides the outcome (monitor mode only alerts). */
   readonly action: RuleAction;

@@ -186,9 +186,27 @@ export function isSignificantToken(tok: string): boolean {
 }
 
 /**
+ * Finds where a significant token may be: two digits, or two upper-case letters, in one token
+ * (letters, digits, `-`, `_`). Every significant token has one (see {@link isSignificantToken}: a
+ * number has 12+ digits, a hash or identifier 2+, a letters-only secret 3+ capitals, a
+ * random-looking one 2+ digits or capitals), so runs without a match are skipped without any
+ * per-word work. Linear: each alternative consumes a class that excludes its last character, so an
+ * attempt starting at a digit (capital) reads up to the next digit (capital) at most.
+ * Used with `lastIndex` reset on every call (sticky state never outlives one call).
+ */
+const CANDIDATE = /[0-9][A-Za-z_-]*[0-9]|[A-Z][a-z0-9_-]*[A-Z]/g;
+/** The rest of a run of token and base64 characters (`lastIndex` set before each use). */
+const RUN_REST = /[A-Za-z0-9_+/=-]*/y;
+
+function isRunChar(c: number): boolean {
+  return c < 128 && CLASS[c] !== 0;
+}
+
+/**
  * The significant tokens of a text (see {@link isSignificantToken}), deduplicated, in order of
  * first appearance, at most `max`. Runs of more than 256 token/base64 characters are blobs and
- * skipped. Linear: each character is visited at most twice; no regular expression.
+ * skipped. Linear: one pass of a candidate regular expression over the text (linear, see
+ * `CANDIDATE`), and only the runs it points at are visited again, each once.
  *
  * @example
  * ```ts
@@ -196,26 +214,27 @@ export function isSignificantToken(tok: string): boolean {
  * ```
  */
 export function significantTokens(text: string, max = 4000, into?: Set<string>): string[] {
-  const seen = into ?? new Set<string>();
-  const before = seen.size;
   const out: string[] = [];
-  const n = text.length;
-  let run = -1; // start of the current run of token and base64 characters
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? text.charCodeAt(i) : 0;
-    if (i < n && c < 128 && CLASS[c] !== 0) {
-      if (run < 0) run = i;
-      continue;
-    }
+  CANDIDATE.lastIndex = 0;
+  if (!CANDIDATE.test(text)) return out;
+  const seen = into ?? new Set<string>();
+  const cap = seen.size + max;
+  do {
+    // The candidate sits inside a run of token/base64 characters: process that whole run once.
+    const end = CANDIDATE.lastIndex;
+    let from = end - 1;
+    while (from > 0 && isRunChar(text.charCodeAt(from - 1))) from--;
+    RUN_REST.lastIndex = end;
+    RUN_REST.test(text);
+    const to = RUN_REST.lastIndex;
     // Longer runs are blobs (images, archives in base64): data, not identifiers; skip them.
-    if (
-      run >= 0 && i - run >= MIN_LEN && i - run <= MAX_RUN &&
-      tokensOf(text, run, i, seen, out, before + max)
-    ) {
-      return out;
+    if (to - from >= MIN_LEN && to - from <= MAX_RUN && tokensOf(text, from, to, seen, out, cap)) {
+      break;
     }
-    run = -1;
-  }
+    CANDIDATE.lastIndex = to;
+  } while (CANDIDATE.test(text));
+  CANDIDATE.lastIndex = 0;
+  RUN_REST.lastIndex = 0;
   return out;
 }
 

@@ -26,10 +26,13 @@ export interface ServerIdentity {
 
 /** What every detector gets besides the message. */
 export interface DetectorEnv {
+  /** The guarded server. */
   readonly server: ServerIdentity;
   /** The client session (wrappers launched by one client share it). */
   readonly session: string;
+  /** Shared state (pins, baselines, flow tokens). */
   readonly store: StateStore;
+  /** The configuration of this proxy process. */
   readonly config: WatchdogConfig;
   /** Milliseconds since the epoch (injectable for tests). */
   now(): number;
@@ -40,6 +43,7 @@ export type JsonRpcMessage = { [key: string]: Json };
 
 /** What a message detector wants done. Everything is optional. */
 export interface MessageVerdict {
+  /** What the detector found. */
   readonly findings: readonly Finding[];
   /**
    * Refuse the message. For a request the proxy does not forward it and answers the sender with
@@ -52,7 +56,9 @@ export interface MessageVerdict {
 
 /** A detector that sees whole messages (Layers 1, 3, 4). */
 export interface MessageDetector {
+  /** Short name, for profiling and errors. */
   readonly name: string;
+  /** Look at one message; `undefined` when there is nothing to say. */
   inspect(msg: JsonRpcMessage, ctx: MessageContext, env: DetectorEnv): MessageVerdict | undefined;
   /** Persist whatever the detector batches in memory (called when the connection ends). */
   flush?(env: DetectorEnv): void;
@@ -60,6 +66,7 @@ export interface MessageDetector {
 
 /** A detector that sees one text field at a time (Layers 0 and 2). */
 export interface TextDetector {
+  /** Short name, for profiling and errors. */
   readonly name: string;
   /**
    * Findings for one field. `prior` holds the findings that earlier detectors made on this same
@@ -75,9 +82,11 @@ export interface TextDetector {
 
 /** A slow detector (the semantic classifier). The pipeline bounds how long it may take. */
 export interface AsyncTextDetector {
+  /** Short name, for profiling and errors. */
   readonly name: string;
   /** Whether this field should be sent at all (given what the cheap layers found). */
   wants(field: TextField, ctx: MessageContext, prior: readonly Finding[]): boolean;
+  /** Findings for one field; must settle promptly once `signal` aborts. */
   scan(
     field: TextField,
     ctx: MessageContext,

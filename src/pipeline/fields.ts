@@ -19,7 +19,9 @@
 import type { Direction, FieldKind, Json, TextField } from "../types.ts";
 import { escapeToken } from "./pointer.ts";
 
-type Obj = { [key: string]: Json };
+/** A JSON object. */
+export type JsonObject = { [key: string]: Json };
+type Obj = JsonObject;
 const isObj = (v: Json | undefined): v is Obj =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 const MAX_DEPTH = 64;
@@ -197,7 +199,7 @@ function requestFields(p: Obj, method: string, out: TextField[]) {
  * @param tool the tool name a `tools/call` response answers, when known
  */
 export function extractFields(
-  msg: Obj,
+  msg: JsonObject,
   method: string,
   direction: Direction,
   tool?: string,

@@ -38,8 +38,11 @@ import { removeAll, setAt } from "./pointer.ts";
 
 /** The detectors of a pipeline, in the order they run. */
 export interface Detectors {
+  /** Layers 1, 3 and 4, on whole messages. */
   readonly message: readonly MessageDetector[];
+  /** Layers 0 and 2, on each field the model sees. */
   readonly text: readonly TextDetector[];
+  /** The optional semantic classifier. */
   readonly async?: AsyncTextDetector;
   /** Why a configured detector is not running (e.g. `--semantic` without an API key). */
   readonly warnings?: readonly string[];
@@ -47,8 +50,11 @@ export interface Detectors {
 
 /** A message refusal: the sender of a request gets this JSON-RPC error. */
 export interface Block {
+  /** JSON-RPC error code. */
   readonly code: number;
+  /** JSON-RPC error message. */
   readonly message: string;
+  /** JSON-RPC error data. */
   readonly data?: Json;
 }
 
@@ -66,6 +72,7 @@ export interface InspectResult {
 
 /** Context for one message; `tool` is the tool a `tools/call` response answers. */
 export interface InspectContext extends MessageContext {
+  /** The tool a `tools/call` response answers, when known. */
   readonly tool?: string;
 }
 
@@ -76,9 +83,13 @@ function marker(f: Finding): string {
   return f.replacement ?? `[mcp-watchdog removed: ${f.rule}]`;
 }
 
-interface Edit {
+/** A replacement of the half-open span [start, end) by `text`. */
+export interface Edit {
+  /** Start offset (inclusive). */
   start: number;
+  /** End offset (exclusive). */
   end: number;
+  /** The replacement. */
   text: string;
 }
 
@@ -162,9 +173,12 @@ export function applyFindings(
 
 /** The inspection pipeline for one server connection. */
 export class Inspector {
+  /** The detectors, in pipeline order. */
   readonly detectors: Detectors;
+  /** What every detector gets besides the message. */
   readonly env: DetectorEnv;
 
+  /** A pipeline running `detectors` with `env`. */
   constructor(detectors: Detectors, env: DetectorEnv) {
     this.detectors = detectors;
     this.env = env;

@@ -10,8 +10,11 @@ import type { JsonRpcId } from "../types.ts";
 
 /** What is remembered of an outstanding request. */
 export interface PendingRequest {
+  /** The request's method. */
   readonly method: string;
+  /** The tool, for `tools/call`. */
   readonly tool?: string;
+  /** When it was sent (ms since the epoch). */
   readonly since: number;
 }
 
@@ -20,9 +23,12 @@ const key = (id: JsonRpcId): string => typeof id === "string" ? `s:${id}` : `n:$
 /** Outstanding requests sent in one direction. */
 export class RequestTracker {
   #pending = new Map<string, PendingRequest & { id: JsonRpcId }>();
+  /** How long an unanswered request is remembered. */
   readonly timeoutMs: number;
+  /** The most requests remembered at once. */
   readonly maxEntries: number;
 
+  /** A tracker forgetting requests after `timeoutMs`, holding at most `maxEntries`. */
   constructor(timeoutMs = 30 * 60_000, maxEntries = 10_000) {
     this.timeoutMs = timeoutMs;
     this.maxEntries = maxEntries;
@@ -64,6 +70,7 @@ export class RequestTracker {
     return [...this.#pending.values()];
   }
 
+  /** How many requests are outstanding. */
   get size(): number {
     return this.#pending.size;
   }

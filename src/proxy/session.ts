@@ -23,6 +23,7 @@ export interface Routed {
 
 /** Something notable that is not a detector finding (bad input, lifecycle). */
 export interface ProxyEvent {
+  /** What happened. */
   readonly event:
     | "unparseable"
     | "oversized"
@@ -33,13 +34,17 @@ export interface ProxyEvent {
     | "store_fallback"
     | "monitor_unavailable"
     | "client_gone";
+  /** Which way the message was going, when it applies. */
   readonly direction?: Direction;
+  /** Why, for people. */
   readonly reason: string;
+  /** A short, safe excerpt of the offending input. */
   readonly excerpt?: string;
 }
 
 /** Where a session reports. */
 export interface SessionSinks {
+  /** Where findings go. */
   readonly audit: AuditSink;
   /** Notable events (also written to the audit log by the caller). */
   event(e: ProxyEvent): void;
@@ -82,13 +87,16 @@ export function sniffId(prefix: string): JsonRpcId | undefined {
 
 /** The proxy's per-connection state and message routing. */
 export class ProxySession {
+  /** The pipeline every message goes through. */
   readonly inspector: Inspector;
+  /** Where findings and events go. */
   readonly sinks: SessionSinks;
   /** Requests the client sent (answered by the server). */
   readonly fromClient: RequestTracker = new RequestTracker();
   /** Requests the server sent (answered by the client). */
   readonly fromServer: RequestTracker = new RequestTracker();
 
+  /** A session inspecting with `inspector` and reporting to `sinks`. */
   constructor(inspector: Inspector, sinks: SessionSinks) {
     this.inspector = inspector;
     this.sinks = sinks;

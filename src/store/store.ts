@@ -12,7 +12,9 @@
 
 /** One stored record. */
 export interface StoreRecord<T = unknown> {
+  /** The record's key within its namespace. */
   readonly key: string;
+  /** The stored JSON value. */
   readonly value: T;
   /** Last write or touch, milliseconds since the epoch. */
   readonly ts: number;
