@@ -255,7 +255,8 @@ Deno.test({
       );
       assert.match(
         cleaned,
-        /Result ok\.\[mcp-watchdog removed: hidden instruction in HTML comment/,
+        // Overlapping hits (HTML comment, words addressed to the model) merge into one marker.
+        /Result ok\.\[mcp-watchdog removed: /,
       );
     } finally {
       await client.close();

@@ -95,6 +95,9 @@ export interface RuleHit {
 /** Upper bound on matches per rule per string: a hostile string cannot make the findings explode. */
 export const MAX_HITS_PER_RULE = 8192;
 
+// Class of the characters that end the plain-ASCII fast path (classes are below 128).
+const NOT_PLAIN = 255;
+
 /**
  * A multi-keyword matcher (Aho–Corasick, with a dense transition table for ASCII): one pass over a
  * string tells which keywords occur in it, at a cost independent of the number of keywords. ASCII
@@ -102,9 +105,11 @@ export const MAX_HITS_PER_RULE = 8192;
  * needs no lower-cased copy.
  */
 export class KeywordMatcher {
-  readonly #ascii: Uint16Array | Int32Array; // state * #k + class of an ASCII char → next state
+  readonly #ascii: Int32Array; // state + class of an ASCII char → next state (premultiplied)
   readonly #cls: Uint8Array; // ASCII char → class (0 = in no keyword; upper case = lower case)
-  readonly #k: number;
+  readonly #plainCls: Uint8Array; // UTF-16 unit → class, NOT_PLAIN for non-ASCII and & % \
+  readonly #k: number; // number of classes: state index × #k = premultiplied state
+  readonly #quiet: number; // premultiplied states >= this have output
   readonly #other: Map<number, number>[]; // per state: non-ASCII char → next state (goto only)
   readonly #fail: Int32Array;
   readonly #out: number[][]; // keyword ids ending at each state (with the fail chain folded in)
@@ -112,7 +117,6 @@ export class KeywordMatcher {
   readonly #nonAscii: boolean; // whether any keyword has a non-ASCII character
   readonly #relevant: Uint8Array; // non-ASCII UTF-16 units (and their upper-case forms) in keywords
   readonly #lowerOf: Uint16Array; // upper-case form → the keyword's lower-case unit (0 = itself)
-  readonly #hasOut: Uint8Array;
 
   /** Build the automaton for `keywords` (lower-case strings, ids are their indexes). */
   constructor(keywords: readonly string[]) {
@@ -186,65 +190,112 @@ export class KeywordMatcher {
       if (keywords.some((w) => w.includes(String.fromCharCode(c)))) cls[c] = k++;
     }
     for (let c = 0x41; c <= 0x5a; c++) cls[c] = cls[c + 32];
-    const table = n * k < 65536 * 4 && n < 65536 ? new Uint16Array(n * k) : new Int32Array(n * k);
+    // Renumber the states so that those with output come last (one comparison per character
+    // tells whether keywords end here), and store them premultiplied by the class count (no
+    // multiplication per character). The root stays 0.
+    const order: number[] = [0];
+    for (let st = 1; st < n; st++) if (!out[st].length) order.push(st);
+    const quiet = out[0].length ? 0 : order.length;
+    for (let st = 1; st < n; st++) if (out[st].length) order.push(st);
+    const id = new Int32Array(n);
+    order.forEach((st, i) => (id[st] = i * k));
+    const table = new Int32Array(n * k);
     for (let st = 0; st < n; st++) {
+      const row = id[st];
       for (let c = 0; c < 128; c++) {
         if (c >= 0x41 && c <= 0x5a) continue;
-        if (cls[c]) table[st * k + cls[c]] = ascii[st * 128 + c];
+        if (cls[c]) table[row + cls[c]] = id[ascii[st * 128 + c]];
       }
       // Class 0: a character in no keyword sends every state back to the root.
     }
+    // The fast path's classes for every UTF-16 unit: NOT_PLAIN for non-ASCII and `&`, `%`, `\`.
+    const plainCls = new Uint8Array(0x10000).fill(NOT_PLAIN);
+    for (let c = 0; c < 128; c++) plainCls[c] = cls[c];
+    plainCls[0x25] = plainCls[0x26] = plainCls[0x5c] = NOT_PLAIN;
     this.#ascii = table;
     this.#cls = cls;
+    this.#plainCls = plainCls;
+    this.#quiet = quiet * k;
+    this.#other = order.map((st) => new Map([...gotoOther[st]].map(([c, x]) => [c, id[x]])));
+    this.#fail = Int32Array.from(order, (st) => id[fail[st]]);
+    this.#out = order.map((st) => out[st]);
     this.#k = k;
-    this.#other = gotoOther;
-    this.#fail = fail;
-    this.#out = out;
-    this.#hasOut = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
   }
 
   /** Flags (1 = present) for every keyword, by id; `null` when none occurs (the common case). */
   find(text: string): Uint8Array | null {
-    let present: Uint8Array | null = null;
-    if (this.#count === 0) return present;
+    if (this.#count === 0) return null;
     const ascii = this.#ascii;
     const cls = this.#cls;
-    const k = this.#k;
-    const out = this.#out;
-    const hasOut = this.#hasOut;
+    const quiet = this.#quiet;
     const relevant = this.#relevant;
     const lowerOf = this.#lowerOf;
+    let present: Uint8Array | null = null;
     let st = 0;
     let left = this.#count;
     for (let i = 0; i < text.length; i++) {
       let c = text.charCodeAt(i);
       if (c < 128) {
-        st = ascii[st * k + cls[c]];
+        st = ascii[st + cls[c]];
       } else if (!relevant[c]) {
         st = 0;
       } else {
         c = lowerOf[c] || c;
         st = this.#step(st, c);
       }
-      if (hasOut[st]) {
+      if (st >= quiet) {
         present ??= new Uint8Array(this.#count);
-        for (const id of out[st]) {
-          if (!present[id]) {
-            present[id] = 1;
-            if (--left === 0) return present;
-          }
-        }
+        left = this.#mark(st, present, left);
+        if (left === 0) return present;
       }
     }
     return present;
   }
 
+  /**
+   * {@link find} for pure ASCII text without `&`, `%` or `\` (text that is its own normalised
+   * view); `undefined` as soon as the text turns out not to be such text.
+   */
+  findPlain(text: string): Uint8Array | null | undefined {
+    const ascii = this.#ascii;
+    const cls = this.#plainCls;
+    const quiet = this.#quiet;
+    let present: Uint8Array | null = null;
+    let st = 0;
+    let left = this.#count;
+    const n = text.length;
+    let i = 0;
+    for (; i < n; i++) {
+      const x = cls[text.charCodeAt(i)];
+      if (x === NOT_PLAIN) return undefined;
+      st = ascii[st + x];
+      if (st >= quiet) {
+        present ??= new Uint8Array(this.#count);
+        left = this.#mark(st, present, left);
+        if (left === 0) break;
+      }
+    }
+    // All keywords found early: the rest must still be checked for plainness.
+    for (; i < n; i++) if (cls[text.charCodeAt(i)] === NOT_PLAIN) return undefined;
+    return present;
+  }
+
+  #mark(st: number, present: Uint8Array, left: number): number {
+    for (const id of this.#out[st / this.#k]) {
+      if (!present[id]) {
+        present[id] = 1;
+        left--;
+      }
+    }
+    return left;
+  }
+
   #step(st: number, c: number): number {
     for (;;) {
-      const next = this.#other[st].get(c);
+      const next = this.#other[st / this.#k].get(c);
       if (next !== undefined) return next;
       if (st === 0) return 0;
-      st = this.#fail[st];
+      st = this.#fail[st / this.#k];
     }
   }
 }
