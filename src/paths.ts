@@ -131,11 +131,18 @@ function absolutize(p: string, host: PathHost): string {
  */
 export function looksLikePath(s: string): boolean {
   if (s.length < 2 || s.length > MAX_PATH_LENGTH) return false;
-  if (/[\s\0]/.test(s)) return false;
-  if (/^file:/i.test(s)) return true;
-  if (!/^(?:\/|~\/|~$|\.\.?\/)/.test(s)) return false;
-  // `/* …` comments and `// …` are code, not paths.
-  return !/^\/[*/]/.test(s);
+  // The start first (one character decides for most prose), the whole string only then.
+  const c = s.charCodeAt(0);
+  if (c === 102 || c === 70) { // f, F
+    if (!/^file:/i.test(s)) return false;
+  } else if (c === 47) { // "/"
+    // `/* …` comments and `// …` are code, not paths.
+    const d = s.charCodeAt(1);
+    if (d === 42 || d === 47) return false;
+  } else if (c === 126) { // "~"
+    if (s.charCodeAt(1) !== 47) return false; // "~/…" ("~" alone is shorter than 2)
+  } else if (!/^\.\.?\//.test(s)) return false;
+  return !/[\s\0]/.test(s);
 }
 
 /**

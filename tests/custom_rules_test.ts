@@ -1,6 +1,6 @@
 // Users add rules with --rules <dir>: a new rule needs no code, and a broken one is a clear error.
 import assert from "node:assert/strict";
-import { fixture, jsonLines, PROXY, run, tempDir } from "./helpers.ts";
+import { ECHO_SERVER, INIT_LINE, jsonLines, PROXY, run, tempDir, toolCallLine } from "./helpers.ts";
 
 const RULE = `id: acme-internal-hostname
 title: "Internal ACME host name in a tool result"
@@ -25,23 +25,9 @@ tests:
     - "acme.com is up"
 `;
 
-const init = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-06-18",
-    capabilities: {},
-    clientInfo: { name: "t", version: "1" },
-  },
-});
-const call = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 2,
-  method: "tools/call",
-  params: { name: "echo", arguments: { text: "connect to db01.corp.acme.internal now" } },
-});
-const ECHO = [Deno.execPath(), "run", "-A", fixture("echo_server.ts")];
+const init = INIT_LINE;
+const call = toolCallLine(2, "echo", { text: "connect to db01.corp.acme.internal now" });
+const ECHO = ECHO_SERVER;
 
 Deno.test("--rules: a user rule from a directory applies through the proxy", async () => {
   await using dir = await tempDir();

@@ -116,3 +116,32 @@ export async function run(
 export function jsonLines(text: string): Record<string, unknown>[] {
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
+
+/** The `initialize` request (id 1) as one NDJSON line without its newline. */
+export const INIT_LINE: string = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "t", version: "1" },
+  },
+});
+
+/** A `tools/call` request as one NDJSON line without its newline. */
+export function toolCallLine(
+  id: number | string,
+  name: string,
+  args: Record<string, unknown> = {},
+): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name, arguments: args },
+  });
+}
+
+/** The bundled minimal NDJSON echo server (tests/fixtures/echo_server.ts). */
+export const ECHO_SERVER: string[] = [Deno.execPath(), "run", "-A", fixture("echo_server.ts")];

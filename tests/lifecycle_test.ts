@@ -1,21 +1,11 @@
 // Bad input and lifecycle: the proxy never crashes, never loses a message, propagates exit codes
 // and never leaves an orphaned server.
 import assert from "node:assert/strict";
-import { fixture, jsonLines, PROXY, run, tempDir } from "./helpers.ts";
+import { ECHO_SERVER, INIT_LINE, jsonLines, PROXY, run, tempDir, toolCallLine } from "./helpers.ts";
 
-const ECHO = [Deno.execPath(), "run", "-A", fixture("echo_server.ts")];
-const init = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-06-18",
-    capabilities: {},
-    clientInfo: { name: "t", version: "1" },
-  },
-});
-const call = (id: number | string, name: string, args: Record<string, unknown> = {}) =>
-  JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+const ECHO = ECHO_SERVER;
+const init = INIT_LINE;
+const call = toolCallLine;
 
 async function proxy(
   input: string,

@@ -28,7 +28,7 @@ import { sha256Hex } from "../hash.ts";
 import type { DetectorEnv, JsonRpcMessage, MessageDetector } from "../pipeline/detector.ts";
 import { extractFields } from "../pipeline/fields.ts";
 import type { Finding, Json, MessageContext } from "../types.ts";
-import { argumentStrings } from "./scope.ts";
+import { forEachArgumentString } from "./scope.ts";
 
 /** Tuning of the flow tracker. */
 export interface FlowOptions {
@@ -233,12 +233,20 @@ export function significantTokens(text: string, max = 4000, into?: Set<string>):
   while (d >= 0 || u >= 0) {
     // The earliest candidate sits inside a run of token/base64 characters: take that whole run.
     const end = d < 0 ? u : u < 0 ? d : Math.min(d, u);
+    // Bounded both ways: a run longer than MAX_RUN is a blob whatever its exact start.
+    const lo = Math.max(0, end - MAX_RUN - 1);
     let from = end - 1;
-    while (from > 0 && isRunChar(text.charCodeAt(from - 1))) from--;
-    RUN_REST.lastIndex = end;
-    RUN_REST.test(text);
-    const to = RUN_REST.lastIndex;
-    RUN_REST.lastIndex = 0;
+    while (from > lo && isRunChar(text.charCodeAt(from - 1))) from--;
+    let to = end;
+    const n = Math.min(text.length, from + MAX_RUN + 1);
+    while (to < n && isRunChar(text.charCodeAt(to))) to++;
+    if (to - from > MAX_RUN) {
+      // Longer than any token run: a blob, to be skipped whole (natively, it can be megabytes).
+      RUN_REST.lastIndex = to;
+      RUN_REST.test(text);
+      to = RUN_REST.lastIndex;
+      RUN_REST.lastIndex = 0;
+    }
     // Longer runs are blobs (images, archives in base64): data, not identifiers; skip them.
     if (to - from >= MIN_LEN && to - from <= MAX_RUN && tokensOf(text, from, to, seen, out, cap)) {
       break;
@@ -299,27 +307,29 @@ function isObj(v: Json | undefined): v is { [k: string]: Json } {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** Strings of a request that go out to the server, with pointers and the tool they concern. */
-function requestStrings(
+/**
+ * The tool a request concerns, and a walk over the strings it sends out to the server (with
+ * their pointers, built only when asked for); `undefined` for requests that send no data.
+ */
+function requestTarget(
   msg: JsonRpcMessage,
-): { tool: string; strings: { path: string; text: string }[] } | undefined {
+): { tool: string; walk: (fn: (text: string, at: () => string) => boolean) => void } | undefined {
   const p = msg.params;
   if (!isObj(p)) return undefined;
   switch (msg.method) {
     case "tools/call":
-      return {
-        tool: typeof p.name === "string" ? p.name : "",
-        strings: argumentStrings(p.arguments, "/params/arguments"),
-      };
     case "prompts/get":
       return {
         tool: typeof p.name === "string" ? p.name : "",
-        strings: argumentStrings(p.arguments, "/params/arguments"),
+        walk: (fn) =>
+          forEachArgumentString(p.arguments, "/params/arguments", (text, _key, at) => fn(text, at)),
       };
-    case "resources/read":
-      return typeof p.uri === "string"
-        ? { tool: p.uri, strings: [{ path: "/params/uri", text: p.uri }] }
+    case "resources/read": {
+      const uri = p.uri;
+      return typeof uri === "string"
+        ? { tool: uri, walk: (fn) => void fn(uri, () => "/params/uri") }
         : undefined;
+    }
     default:
       return undefined;
   }
@@ -384,18 +394,20 @@ export function createFlowDetector(options: FlowOptions = {}): MessageDetector {
   }
 
   function check(msg: JsonRpcMessage, env: DetectorEnv) {
-    const req = requestStrings(msg);
-    if (!req || req.strings.length === 0) return undefined;
-    const ns = FLOW_NS_PREFIX + env.session;
+    const req = requestTarget(msg);
+    if (!req) return undefined;
     const where = new Map<string, { tok: string; path: string }>();
     const seen = new Set<string>();
-    for (const s of req.strings) {
-      for (const tok of significantTokens(s.text, maxPerMessage - seen.size, seen)) {
-        where.set(fingerprint(env.session, tok), { tok, path: s.path });
+    req.walk((text, at) => {
+      const toks = significantTokens(text, maxPerMessage - seen.size, seen);
+      if (toks.length > 0) {
+        const path = at();
+        for (const tok of toks) where.set(fingerprint(env.session, tok), { tok, path });
       }
-      if (seen.size >= maxPerMessage) break;
-    }
+      return seen.size >= maxPerMessage;
+    });
     if (where.size === 0) return undefined;
+    const ns = FLOW_NS_PREFIX + env.session;
     const now = env.now();
     const found = env.store.getMany<FlowRecord>(ns, [...where.keys()]);
     const known = new Set(found.map((r) => r.key));

@@ -10,8 +10,9 @@
  * server "switched on". Also counted, in memory: `notifications/*\/list_changed` floods (excess
  * notifications are dropped), tool-call bursts and sampling bursts.
  *
- * Per-message cost is a few map look-ups; the baseline is written to the store in batches (every
- * few calls while learning, never afterwards), not per message.
+ * Per-message cost is a few map look-ups and one precompiled scan of a bounded sample of the
+ * result text for instruction cues ({@link CUE_SAMPLE}); the baseline is written to the store in
+ * batches (every {@link FLUSH_EVERY} calls while learning, never afterwards), not per message.
  *
  * @example
  * ```ts
@@ -77,7 +78,23 @@ export const BASELINE_NS_PREFIX = "baseline:";
 const BASELINE_KEY = "v1";
 const MAX_LIST = 32;
 const MAX_TOOLS = 256;
-const FLUSH_EVERY = 5;
+/** While the baseline is learnt, it is written once per this many calls (and when complete). */
+export const FLUSH_EVERY = 5;
+/** Instruction cues counted at most, per text. */
+const MAX_CUES = 50;
+
+/**
+ * The bounded sample of a tool result that is scanned for instruction cues: the first
+ * `perPart` characters of each content part, at most `total` characters per result. Results up to
+ * `total` characters (all realistic ones) are scanned in full up to `perPart` per part; a larger
+ * result costs at most one linear scan of `total` characters (a few hundred microseconds), whatever
+ * its size. Instructions placed after the sample are not counted (as with any bounded scan); they
+ * still pass through every other layer.
+ */
+export const CUE_SAMPLE: { readonly perPart: number; readonly total: number } = {
+  perPart: 65536,
+  total: 262144,
+};
 
 /**
  * Instruction cues in tool results: phrases that address the model rather than inform it.
@@ -86,11 +103,34 @@ const FLUSH_EVERY = 5;
 export const CUES =
   /\b(?:ignore\s{1,3}(?:all\s{1,3})?(?:previous|prior|above)|you\s{1,3}(?:must|should|need\s{1,3}to)\s{1,3}(?:now\s{1,3})?(?:call|use|read|send|include|forward|run|execute|fetch|ignore|tell|not)|do\s{1,3}not\s{1,3}(?:tell|mention|inform|reveal\s{1,3}this)|(?:before|after)\s{1,3}(?:calling|using|answering|responding)|instead\s{1,3}of\s{1,3}(?:calling|using)|(?:call|use|invoke)\s{1,3}the\s{1,3}[\w-]{1,64}\s{1,3}tool|system\s{1,3}(?:directive|update|override|note|instruction)|new\s{1,3}instructions|<important>|\[system\]|this\s{1,3}is\s{1,3}(?:a\s{1,3})?mandatory|assistant\s{0,3}:|as\s{1,3}an\s{1,3}ai)/gi;
 
-/** Count instruction cues in a text (first 64 KiB). */
+/** Count instruction cues in a text (first 64 KiB, at most 50). */
 export function countCues(text: string): number {
+  return cuesIn(new RegExp(CUES), text);
+}
+
+/**
+ * {@link countCues} with a caller-owned copy of {@link CUES} (one linear pass; no per-call clone
+ * of the regex, as `matchAll` would make).
+ */
+function cuesIn(re: RegExp, text: string): number {
+  const t = text.length > CUE_SAMPLE.perPart ? text.slice(0, CUE_SAMPLE.perPart) : text;
+  re.lastIndex = 0;
   let n = 0;
-  for (const _ of text.slice(0, 65536).matchAll(CUES)) if (++n >= 50) break;
+  while (n < MAX_CUES && re.exec(t) !== null) n++; // no empty matches: lastIndex always advances
+  re.lastIndex = 0;
   return n;
+}
+
+/**
+ * A copy of `re` compiled now rather than on the first message that needs it (V8 compiles a
+ * regex lazily, and a subject of 1,000 characters or more goes straight to native code): the
+ * cost of compiling {@link CUES} (milliseconds) is paid when the detector is built.
+ */
+export function precompiled(re: RegExp): RegExp {
+  const copy = new RegExp(re.source, re.flags);
+  copy.test(" ".repeat(1024));
+  copy.lastIndex = 0;
+  return copy;
 }
 
 interface Window {
@@ -101,7 +141,10 @@ interface Window {
 
 interface ServerState {
   b: Baseline;
-  dirty: number;
+  /** Changes not yet written. */
+  dirty: boolean;
+  /** Results seen since the last write. */
+  unsaved: number;
   listChanged: Window;
   calls: Window;
   sampling: Window;
@@ -113,13 +156,17 @@ function pushBounded(list: string[], v: string): boolean {
   return true;
 }
 
+/** A path's root: `~`, `/` or a drive, then up to two segments (anchored: one attempt). */
+const PATH_ROOT = /^(~|\/|[A-Za-z]:[\\/])([^\\/\s]{1,64})?(?:[\\/]([^\\/\s]{1,64}))?/;
+
 /** Path roots of string arguments that look like paths (`/a/b`, `~/x`, `C:\x`). */
 function pathRoots(args: Json | undefined, out: Set<string>, depth = 0): void {
   if (depth > 4 || out.size > 16) return;
   if (typeof args === "string") {
-    const m = /^(~|\/|[A-Za-z]:[\\/])([^\\/\s]{1,64})?(?:[\\/]([^\\/\s]{1,64}))?/.exec(
-      args.slice(0, 300),
-    );
+    // Only `~…`, `/…` and `X:…` can match: skip the regex for every other string.
+    const c = args.charCodeAt(0);
+    if (c !== 126 && c !== 47 && args.charCodeAt(1) !== 58) return;
+    const m = PATH_ROOT.exec(args.length > 300 ? args.slice(0, 300) : args);
     if (m && (m[1] !== "/" || m[2])) {
       out.add(`${m[1]}${m[2] ?? ""}/${m[3] ?? ""}`.replace(/\/+$/, ""));
     }
@@ -132,35 +179,53 @@ function pathRoots(args: Json | undefined, out: Set<string>, depth = 0): void {
   }
 }
 
-/** What a tool result looks like: its text size, its structure, its instruction cues. */
+/**
+ * What a tool result looks like: its text size, its structure, and its instruction cues (counted
+ * in the bounded sample {@link CUE_SAMPLE}). One pass over the content parts; the text itself is
+ * only measured (`length`), and scanned once, by `cues` (a copy of {@link CUES}; default a fresh
+ * one).
+ */
 export function resultProfile(
   result: Json | undefined,
+  cues?: RegExp,
 ): { chars: number; structure: string[]; cues: number } {
   if (!isObj(result)) return { chars: 0, structure: [], cues: 0 };
-  const structure = new Set<string>();
+  const structure: string[] = [];
   let chars = 0;
-  let cues = 0;
-  if (Array.isArray(result.content)) {
-    for (const part of result.content.slice(0, 256)) {
+  let count = 0;
+  let budget = CUE_SAMPLE.total;
+  const content = result.content;
+  if (Array.isArray(content)) {
+    const parts = Math.min(content.length, 256);
+    for (let i = 0; i < parts; i++) {
+      const part = content[i];
       if (!isObj(part)) continue;
       const type = typeof part.type === "string" ? part.type : "?";
-      structure.add(`content:${type}`);
+      const kind = `content:${type}`;
+      if (!structure.includes(kind)) structure.push(kind);
       const text = typeof part.text === "string"
         ? part.text
         : isObj(part.resource) && typeof part.resource.text === "string"
         ? part.resource.text
         : "";
       chars += text.length + (typeof part.data === "string" ? part.data.length : 0);
-      if (text) cues += countCues(text);
+      if (text && budget > 0) {
+        const sample = text.length > budget ? text.slice(0, budget) : text;
+        budget -= Math.min(sample.length, CUE_SAMPLE.perPart);
+        count += cuesIn(cues ??= new RegExp(CUES), sample);
+      }
     }
   }
   if (isObj(result.structuredContent)) {
-    for (const k of Object.keys(result.structuredContent).slice(0, 32)) {
-      structure.add(`structured:${k}`);
+    const keys = Object.keys(result.structuredContent);
+    for (let i = 0; i < keys.length && i < 32; i++) {
+      const kind = `structured:${keys[i]}`;
+      if (!structure.includes(kind)) structure.push(kind);
     }
   }
-  if (result.isError === true) structure.add("isError");
-  return { chars, structure: [...structure].sort(), cues };
+  if (result.isError === true) structure.push("isError");
+  if (structure.length > 1) structure.sort();
+  return { chars, structure, cues: count };
 }
 
 /** Phase, flood and burst tracking for every server a process talks to. */

@@ -106,6 +106,57 @@ const MAX_ARG_DEPTH = 16;
 const MAX_ARG_STRINGS = 2000;
 
 /**
+ * Calls `fn` for every string value below `value`, in the order and within the limits of
+ * {@link argumentStrings} (at most 2000 strings, depth 16), with the name of the object key it
+ * sits under and `at`, which builds its JSON Pointer (valid during the call only: pointers are
+ * built for the strings that need one, not for all). `fn` returns `true` to stop the walk.
+ *
+ * @example
+ * ```ts
+ * forEachArgumentString({ a: "x", b: ["y"] }, "/params/arguments", (text, key, at) => {
+ *   console.log(text, key, at()); // "x" "a" "/params/arguments/a", then "y" "b" "/params/arguments/b/0"
+ * });
+ * ```
+ */
+export function forEachArgumentString(
+  value: Json | undefined,
+  base: string,
+  fn: (text: string, key: string, at: () => string) => boolean | void,
+): void {
+  const segs: (string | number)[] = [];
+  const at = (): string => {
+    let p = base;
+    for (const s of segs) p += "/" + escapeToken(s);
+    return p;
+  };
+  let count = 0;
+  let stop = false;
+  const visit = (v: Json | undefined, key: string, depth: number): void => {
+    if (stop || count >= MAX_ARG_STRINGS || depth > MAX_ARG_DEPTH || v === undefined || v === null) {
+      return;
+    }
+    if (typeof v === "string") {
+      count++;
+      if (fn(v, key, at) === true) stop = true;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length && !stop; i++) {
+        segs.push(i);
+        visit(v[i], key, depth + 1);
+        segs.pop();
+      }
+    } else if (typeof v === "object") {
+      for (const k in v) {
+        if (stop) break;
+        segs.push(k);
+        visit(v[k], k, depth + 1);
+        segs.pop();
+      }
+    }
+  };
+  visit(value, "", 0);
+}
+
+/**
  * Every string value below `value` (at most 2000, depth 16), with its pointer and the name of the
  * object key it sits under (array elements inherit their array's key).
  *
@@ -117,19 +168,9 @@ const MAX_ARG_STRINGS = 2000;
  */
 export function argumentStrings(value: Json | undefined, base: string): ArgumentString[] {
   const out: ArgumentString[] = [];
-  const visit = (v: Json | undefined, path: string, key: string, depth: number): void => {
-    if (out.length >= MAX_ARG_STRINGS || depth > MAX_ARG_DEPTH || v === undefined || v === null) {
-      return;
-    }
-    if (typeof v === "string") {
-      out.push({ path, key, text: v });
-    } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) visit(v[i], `${path}/${i}`, key, depth + 1);
-    } else if (typeof v === "object") {
-      for (const k in v) visit(v[k], `${path}/${escapeToken(k)}`, k, depth + 1);
-    }
-  };
-  visit(value, base, "", 0);
+  forEachArgumentString(value, base, (text, key, at) => {
+    out.push({ path: at(), key, text });
+  });
   return out;
 }
 
@@ -192,11 +233,23 @@ function keyWords(key: string): string[] {
   ).filter((w) => w !== "");
 }
 
+/**
+ * What an argument name says about its values (see {@link argumentRole}): content (`text`,
+ * `body`…: never a path), a path by name (`path`, `targetDir`…), or anything else (a path only
+ * when the value looks like one).
+ */
+type KeyKind = "content" | "path" | "other";
+
+/** What an argument name says: a pure function of the name (cached per detector). */
+function keyKind(key: string): KeyKind {
+  if (CONTENT_KEYS.has(key.toLowerCase().replace(/[^a-z0-9]/g, ""))) return "content";
+  return keyWords(key).some((w) => PATH_KEY_WORDS.has(w)) ? "path" : "other";
+}
+
 /** How an argument string is treated: a declared path, a string that looks like one, or neither. */
-function argumentRole(key: string, text: string): "path" | "loose" | undefined {
-  const k = key.toLowerCase();
-  if (CONTENT_KEYS.has(k.replace(/[^a-z0-9]/g, ""))) return undefined;
-  if (keyWords(key).some((w) => PATH_KEY_WORDS.has(w))) {
+function argumentRole(kind: KeyKind, text: string): "path" | "loose" | undefined {
+  if (kind === "content") return undefined;
+  if (kind === "path") {
     return text.length > 0 && !/[\n\r]/.test(text) ? "path" : undefined;
   }
   return looksLikePath(text) ? "loose" : undefined;
@@ -206,6 +259,26 @@ function argumentRole(key: string, text: string): "path" | "loose" | undefined {
 function isSourceKey(key: string): boolean {
   const w = keyWords(key);
   return w.includes("source") || w.includes("src") || w.includes("from");
+}
+
+/**
+ * A small memo of a pure function of a short string (argument and tool names): a hit is one map
+ * lookup. Bounded (names come from the client and the model): cleared when full; long strings
+ * are not kept.
+ */
+function memo<T>(f: (s: string) => T, max = 512, maxLength = 200): (s: string) => T {
+  const cache = new Map<string, T>();
+  return (s: string): T => {
+    let v = cache.get(s);
+    if (v === undefined && !cache.has(s)) {
+      v = f(s);
+      if (s.length <= maxLength) {
+        if (cache.size >= max) cache.clear();
+        cache.set(s, v);
+      }
+    }
+    return v as T;
+  };
 }
 
 function isObj(v: Json | undefined): v is { [k: string]: Json } {
@@ -279,58 +352,86 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
 
   const scopeRoots = (env: DetectorEnv) =>
     declaredScope(staticRoots, env.store, env.session, env.server.key);
+  // Pure functions of a name, asked on every call: memoised per detector.
+  const kindOf = memo(keyKind);
+  const sourceKey = memo(isSourceKey);
+  const toolKind = memo((name: string) => ({ write: isWriteTool(name), copy: isCopyTool(name) }));
 
-  function check(
-    strings: readonly ArgumentString[],
-    tool: string,
-    write: boolean,
-    copy: boolean,
+  /** The facts about one call that not every string needs, computed once when first needed. */
+  interface CallFacts {
+    readonly tool: string;
+    readonly copy: boolean;
+    /** Whether the tool writes (its name, else its pinned annotations: a store read). */
+    write(): boolean;
+    /** Whether the call names a remote repository or bucket. */
+    remote(): boolean;
+    roots?: string[];
+  }
+
+  /** The violation of one argument string with a role, if any (first in order wins). */
+  function checkString(
+    role: "path" | "loose",
+    text: string,
+    key: string,
+    at: () => string,
+    call: CallFacts,
     env: DetectorEnv,
-    remote = false,
   ): Violation | undefined {
-    let roots: string[] | undefined;
-    for (const s of strings) {
-      const role = argumentRole(s.key, s.text);
-      if (!role) continue;
-      // A relative path lands under the working directory or, for servers such as
-      // server-filesystem, under one of the roots: consider every base.
-      const relative = !/^(?:\/|~(?:\/|$)|file:)/i.test(s.text);
-      if (relative && remote) continue; // a path inside a remote repository or bucket
-      if (relative) roots ??= scopeRoots(env);
-      const bases = relative ? [host.cwd, ...roots!] : [host.cwd];
-      const groups = bases.map((cwd) =>
-        resolvePathArgument(s.text, cwd === host.cwd ? host : { ...host, cwd })
-      );
-      for (const forms of groups) {
-        for (const p of forms) {
-          const hit = sensitiveLocation(p, home, configFiles);
-          if (hit && (write || !hit.writeOnly)) {
-            return {
-              rule: hit.rule,
-              pointer: s.path,
-              raw: s.text,
-              resolved: p,
-              message: `${write ? "write to" : "access to"} ${hit.what} refused: ${p}`,
-            };
-          }
+    // A relative path lands under the working directory or, for servers such as
+    // server-filesystem, under one of the roots: consider every base.
+    const relative = !/^(?:\/|~(?:\/|$)|file:)/i.test(text);
+    if (relative && call.remote()) return undefined; // a path inside a remote repository or bucket
+    if (relative) call.roots ??= scopeRoots(env);
+    const bases = relative ? [host.cwd, ...call.roots!] : [host.cwd];
+    const groups = bases.map((cwd) =>
+      resolvePathArgument(text, cwd === host.cwd ? host : { ...host, cwd })
+    );
+    for (const forms of groups) {
+      for (const p of forms) {
+        const hit = sensitiveLocation(p, home, configFiles);
+        if (hit && (!hit.writeOnly || call.write())) {
+          const write = call.write();
+          return {
+            rule: hit.rule,
+            pointer: at(),
+            raw: text,
+            resolved: p,
+            message: `${write ? "write to" : "access to"} ${hit.what} refused: ${p}`,
+          };
         }
       }
-      if (!write || role !== "path" || (copy && isSourceKey(s.key))) continue;
-      roots ??= scopeRoots(env);
-      if (roots.length === 0) continue;
-      // In scope when, for some base, every form (literal, decoded, symlink-resolved) is.
-      const r = roots;
-      if (groups.some((forms) => forms.every((p) => inDeclaredScope(p, r)))) continue;
-      const p = groups[0].find((q) => !inDeclaredScope(q, r)) ?? groups[0][0] ?? s.text;
-      return {
-        rule: "l4-write-outside-scope",
-        pointer: s.path,
-        raw: s.text,
-        resolved: p,
-        message: `write by ${tool} outside the server's declared scope refused: ${p}`,
-      };
     }
-    return undefined;
+    if (role !== "path" || !call.write() || (call.copy && sourceKey(key))) return undefined;
+    call.roots ??= scopeRoots(env);
+    if (call.roots.length === 0) return undefined;
+    // In scope when, for some base, every form (literal, decoded, symlink-resolved) is.
+    const r = call.roots;
+    if (groups.some((forms) => forms.every((p) => inDeclaredScope(p, r)))) return undefined;
+    const p = groups[0].find((q) => !inDeclaredScope(q, r)) ?? groups[0][0] ?? text;
+    return {
+      rule: "l4-write-outside-scope",
+      pointer: at(),
+      raw: text,
+      resolved: p,
+      message: `write by ${call.tool} outside the server's declared scope refused: ${p}`,
+    };
+  }
+
+  /** The facts of a call to `tool` with `args` (lazy: no store read unless a path needs it). */
+  function callFacts(tool: string, args: { [k: string]: Json } | undefined, env: DetectorEnv) {
+    const named = toolKind(tool);
+    let write: boolean | undefined = named.write ? true : undefined;
+    let remote: boolean | undefined = args ? undefined : false;
+    const facts: CallFacts = {
+      tool,
+      copy: named.copy,
+      write: () => write ??= isWriteTool(tool, pinnedHints(env, tool)),
+      remote: () =>
+        remote ??= Object.keys(args!).some((k) =>
+          REMOTE_CONTEXT_KEYS.has(k.toLowerCase().replace(/[^a-z]/g, ""))
+        ),
+    };
+    return facts;
   }
 
   function verdict(v: Violation, tool: string | undefined, env: DetectorEnv): MessageVerdict {
@@ -374,26 +475,30 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
       if (!isObj(msg.params)) return undefined;
       if (msg.method === "tools/call") {
         const name = typeof msg.params.name === "string" ? msg.params.name : "";
-        if (!isObj(msg.params.arguments)) return undefined;
-        const strings = argumentStrings(msg.params.arguments, "/params/arguments");
-        if (strings.length === 0) return undefined;
-        const write = isWriteTool(name) || isWriteTool(name, pinnedHints(env, name));
-        const remote = Object.keys(msg.params.arguments).some((k) =>
-          REMOTE_CONTEXT_KEYS.has(k.toLowerCase().replace(/[^a-z]/g, ""))
-        );
-        const v = check(strings, name, write, isCopyTool(name), env, remote);
+        const args = msg.params.arguments;
+        if (!isObj(args)) return undefined;
+        let call: CallFacts | undefined;
+        let v: Violation | undefined;
+        forEachArgumentString(args, "/params/arguments", (text, key, at) => {
+          // Decided before any normalisation: most strings are content or prose, not paths.
+          const role = argumentRole(kindOf(key), text);
+          if (!role) return false;
+          v = checkString(role, text, key, at, call ??= callFacts(name, args, env), env);
+          return v !== undefined;
+        });
         return v ? verdict(v, name, env) : undefined;
       }
       if (msg.method === "resources/read" && typeof msg.params.uri === "string") {
         const uri = msg.params.uri;
         if (!/^file:/i.test(uri)) return undefined;
-        const v = check(
-          [{ path: "/params/uri", key: "uri", text: uri }],
-          "resources/read",
-          false,
-          false,
-          env,
-        );
+        const call: CallFacts = {
+          tool: "resources/read",
+          copy: false,
+          write: () => false,
+          remote: () => false,
+        };
+        const role = argumentRole(kindOf("uri"), uri);
+        const v = role && checkString(role, uri, "uri", () => "/params/uri", call, env);
         return v ? verdict(v, undefined, env) : undefined;
       }
       return undefined;

@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, type Runtime, type Signal, SpawnError } from "../adapters/runtime.ts";
 import type { ProxyArgs } from "../cli/options.ts";
+import type { Direction } from "../types.ts";
 import { type ByteSink, pumpLines } from "../transports/stdio.ts";
 import { createProxySetup } from "./setup.ts";
 
@@ -93,33 +94,36 @@ export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<
     })
   );
 
-  const clientPump = pumpLines({
-    source: runtime.stdin,
-    forward: toServer,
-    reply: toClient,
-    maxMessageBytes: limit,
-    handle: (t) => session.handle("client_to_server", t),
-    oversized: (p, n) => session.oversized("client_to_server", p, n, limit),
-  }).catch((e) =>
-    setup.event({ event: "client_gone", reason: `reading from the client failed: ${e}` })
-  )
+  // One pump per direction: what arrives from `source` is routed by the session and forwarded
+  // to `forward`; replies (refusals, parse errors) go back to the sender.
+  const pump = (
+    direction: Direction,
+    source: ReadableStream<Uint8Array>,
+    forward: ByteSink,
+    reply: ByteSink,
+  ) =>
+    pumpLines({
+      source,
+      forward,
+      reply,
+      maxMessageBytes: limit,
+      handle: (t) => session.handle(direction, t),
+      oversized: (p, n) => session.oversized(direction, p, n, limit),
+    });
+
+  void pump("client_to_server", runtime.stdin, toServer, toClient)
+    .catch((e) =>
+      setup.event({ event: "client_gone", reason: `reading from the client failed: ${e}` })
+    )
     .finally(async () => {
       // The client is done: the server gets EOF, then the escalation if it lingers.
       await toServer.close();
       terminate(null);
     });
-  void clientPump;
-
-  const serverPump = pumpLines({
-    source: child.stdout,
-    forward: toClient,
-    reply: toServer,
-    maxMessageBytes: limit,
-    handle: (t) => session.handle("server_to_client", t),
-    oversized: (p, n) => session.oversized("server_to_client", p, n, limit),
-  }).catch((e) =>
-    setup.event({ event: "server_exit", reason: `reading from the server failed: ${e}` })
-  );
+  const serverPump = pump("server_to_client", child.stdout, toClient, toServer)
+    .catch((e) =>
+      setup.event({ event: "server_exit", reason: `reading from the server failed: ${e}` })
+    );
 
   const status = await child.status;
   exited = true;

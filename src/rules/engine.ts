@@ -27,6 +27,8 @@ import { RuleError } from "./schema.ts";
 import {
   decodedViews,
   type DecodeOptions,
+  hasBlobRun,
+  MIN_BLOB,
   normalizeForMatching,
   type TextView,
 } from "./normalize.ts";
@@ -97,6 +99,10 @@ export const MAX_HITS_PER_RULE = 8192;
 
 // Class of the characters that end the plain-ASCII fast path (classes are below 128).
 const NOT_PLAIN = 255;
+// Texts at least this long are scanned as bytes; the matcher keeps a buffer of SCRATCH bytes.
+const BYTES_FROM = 256;
+const SCRATCH = 1 << 16;
+const UTF8_ENCODER = new TextEncoder();
 
 /**
  * A multi-keyword matcher (Aho–Corasick, with a dense transition table for ASCII): one pass over a
@@ -107,7 +113,8 @@ const NOT_PLAIN = 255;
 export class KeywordMatcher {
   readonly #ascii: Int32Array; // state + class of an ASCII char → next state (premultiplied)
   readonly #cls: Uint8Array; // ASCII char → class (0 = in no keyword; upper case = lower case)
-  readonly #plainCls: Uint8Array; // UTF-16 unit → class, NOT_PLAIN for non-ASCII and & % \
+  readonly #plainCls: Uint8Array; // byte → class, NOT_PLAIN for non-ASCII and & % \
+  readonly #scratch = new Uint8Array(SCRATCH); // reused (scanning is synchronous)
   readonly #k: number; // number of classes: state index × #k = premultiplied state
   readonly #quiet: number; // premultiplied states >= this have output
   readonly #other: Map<number, number>[]; // per state: non-ASCII char → next state (goto only)
@@ -209,7 +216,7 @@ export class KeywordMatcher {
       // Class 0: a character in no keyword sends every state back to the root.
     }
     // The fast path's classes for every UTF-16 unit: NOT_PLAIN for non-ASCII and `&`, `%`, `\`.
-    const plainCls = new Uint8Array(0x10000).fill(NOT_PLAIN);
+    const plainCls = new Uint8Array(256).fill(NOT_PLAIN);
     for (let c = 0; c < 128; c++) plainCls[c] = cls[c];
     plainCls[0x25] = plainCls[0x26] = plainCls[0x5c] = NOT_PLAIN;
     this.#ascii = table;
@@ -257,6 +264,45 @@ export class KeywordMatcher {
    * view); `undefined` as soon as the text turns out not to be such text.
    */
   findPlain(text: string): Uint8Array | null | undefined {
+    const n = text.length;
+    if (n < BYTES_FROM) return this.#findPlainUnits(text);
+    // Long text: encoded as UTF-8 in one native call, then read as bytes (typed-array reads are
+    // several times cheaper than charCodeAt). ASCII text encodes to one byte per character.
+    // Chunks of the scratch buffer's size keep memory flat (slices of a flat string are views).
+    const buf = this.#scratch;
+    const ascii = this.#ascii;
+    const cls = this.#plainCls;
+    const quiet = this.#quiet;
+    let present: Uint8Array | null = null;
+    let st = 0;
+    let left = this.#count;
+    for (let off = 0; off < n; off += SCRATCH) {
+      const part = off === 0 && n <= SCRATCH ? text : text.slice(off, off + SCRATCH);
+      const len = part.length;
+      const { read, written } = UTF8_ENCODER.encodeInto(part, buf);
+      if (read !== len || written !== len) return undefined; // some character is not ASCII
+      if (left === 0) {
+        // All keywords found: only plainness is left to check.
+        for (let i = 0; i < len; i++) if (cls[buf[i]] === NOT_PLAIN) return undefined;
+        continue;
+      }
+      for (let i = 0; i < len; i++) {
+        const x = cls[buf[i]];
+        if (x === NOT_PLAIN) return undefined;
+        st = ascii[st + x];
+        if (st >= quiet) {
+          present ??= new Uint8Array(this.#count);
+          left = this.#mark(st, present, left);
+          if (left === 0) {
+            for (i++; i < len; i++) if (cls[buf[i]] === NOT_PLAIN) return undefined;
+          }
+        }
+      }
+    }
+    return present;
+  }
+
+  #findPlainUnits(text: string): Uint8Array | null | undefined {
     const ascii = this.#ascii;
     const cls = this.#plainCls;
     const quiet = this.#quiet;
@@ -266,7 +312,8 @@ export class KeywordMatcher {
     const n = text.length;
     let i = 0;
     for (; i < n; i++) {
-      const x = cls[text.charCodeAt(i)];
+      const c = text.charCodeAt(i);
+      const x = c < 128 ? cls[c] : NOT_PLAIN;
       if (x === NOT_PLAIN) return undefined;
       st = ascii[st + x];
       if (st >= quiet) {
@@ -275,8 +322,10 @@ export class KeywordMatcher {
         if (left === 0) break;
       }
     }
-    // All keywords found early: the rest must still be checked for plainness.
-    for (; i < n; i++) if (cls[text.charCodeAt(i)] === NOT_PLAIN) return undefined;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128 || cls[c] === NOT_PLAIN) return undefined;
+    }
     return present;
   }
 
@@ -357,6 +406,41 @@ function wants(cr: CompiledRule, present: Uint8Array | null): boolean {
   return false;
 }
 
+/** What a rule set needs for one field kind, worked out once per kind. */
+interface KindPlan {
+  /** The rules that apply to the kind, in order. */
+  readonly rules: readonly CompiledRule[];
+  /** Some of them run without keywords (on every string). */
+  readonly always: boolean;
+  /** Some of them also run on decoded blobs. */
+  readonly decoded: boolean;
+}
+
+// Per compiled rule set: the plan of each field kind (built on first use; a set is immutable).
+const PLANS = Symbol("plans");
+type Planned = CompiledRules & { [PLANS]?: Map<FieldKind | undefined, KindPlan> };
+
+function planFor(set: CompiledRules, kind: FieldKind | undefined): KindPlan {
+  const planned = set as Planned;
+  let plans = planned[PLANS];
+  if (plans === undefined) {
+    plans = new Map();
+    // Not enumerable: the compiled set looks the same to everyone else.
+    if (Object.isExtensible(set)) Object.defineProperty(set, PLANS, { value: plans });
+  }
+  let plan = plans.get(kind);
+  if (plan === undefined) {
+    const rules = set.rules.filter((cr) => kind === undefined || !cr.kinds || cr.kinds.has(kind));
+    plan = {
+      rules,
+      always: rules.some((cr) => cr.keywordIds.length === 0),
+      decoded: rules.some((cr) => cr.onDecoded),
+    };
+    plans.set(kind, plan);
+  }
+  return plan;
+}
+
 function runRule(
   cr: CompiledRule,
   view: TextView,
@@ -364,46 +448,58 @@ function runRule(
   out: RuleHit[],
 ): void {
   let count = 0;
+  const text = view.text;
+  const encoding = view.encoding;
   // The compiled regexes are reused (scanning is synchronous and never re-entered), so only their
   // lastIndex is reset.
   for (const re of cr.regexes) {
     re.lastIndex = 0;
-    for (let m = re.exec(view.text); m; m = re.exec(view.text)) {
-      if (m[0].length === 0) {
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const len = m[0].length;
+      if (len === 0) {
         re.lastIndex++;
         continue;
       }
       let s = m.index;
-      let e = s + m[0].length;
+      let e = s + len;
       const g = m.indices?.groups?.span;
       if (g) [s, e] = g;
       if (e <= s) continue;
       if (cr.require || cr.forbid) {
         const from = Math.max(0, m.index - cr.context);
-        const around = view.text.slice(from, m.index + m[0].length + cr.context);
-        if (cr.require && !cr.require.some((r) => r.test(around))) continue;
-        if (cr.forbid && cr.forbid.some((r) => r.test(around))) continue;
+        const around = text.slice(from, m.index + len + cr.context);
+        if (cr.require && !anyTest(cr.require, around)) continue;
+        if (cr.forbid && anyTest(cr.forbid, around)) continue;
       }
-      const matched = view.text.slice(s, e);
+      const matched = text.slice(s, e);
       if (cr.validator && !cr.validator(matched)) continue;
-      const [os, oe] = view.toOriginal(s, e);
-      out.push({
-        rule: cr.rule,
-        start: os,
-        end: oe,
-        text: original.slice(os, oe),
-        matched,
-        ...(view.encoding ? { encoding: view.encoding } : {}),
-      });
+      let os = s;
+      let oe = e;
+      if (!view.identity || encoding) [os, oe] = view.toOriginal(s, e);
+      const hitText = original.slice(os, oe);
+      out.push(
+        encoding
+          ? { rule: cr.rule, start: os, end: oe, text: hitText, matched, encoding }
+          : { rule: cr.rule, start: os, end: oe, text: hitText, matched },
+      );
       if (++count >= MAX_HITS_PER_RULE) return;
     }
   }
+}
+
+function anyTest(res: readonly RegExp[], s: string): boolean {
+  for (const r of res) if (r.test(s)) return true;
+  return false;
 }
 
 /**
  * Every match of the rules that apply to `kind` (undefined = ignore `applies_to`), with spans in
  * `text`. Hits of one rule that overlap are merged into one; hits of different rules may overlap
  * (see {@link applyEdits}). Sorted by start, then widest first.
+ *
+ * Plain ASCII text (its own normalised view) costs one pass of the keyword automaton; when no
+ * keyword occurs and no base64/hex run is long enough to decode, nothing else runs or is
+ * allocated.
  */
 export function scanText(
   text: string,
@@ -411,16 +507,28 @@ export function scanText(
   set: CompiledRules,
 ): RuleHit[] {
   if (text.length === 0 || set.rules.length === 0) return [];
+  const plan = planFor(set, kind);
+  if (plan.rules.length === 0) return [];
+  let main: TextView;
+  let mainPresent: Uint8Array | null;
+  const plainPresent = set.matcher.findPlain(text);
+  if (plainPresent !== undefined) {
+    // Pure ASCII without & % \: the text is its own view (as normalizeForMatching would say).
+    const blob = plan.decoded ? hasBlobRun(text) : true;
+    if (plainPresent === null && !plan.always && !(plan.decoded && (blob || smallBlobs(set)))) {
+      return [];
+    }
+    main = blob ? plainView(text) : plainView(text, false);
+    mainPresent = plainPresent;
+  } else {
+    main = normalizeForMatching(text);
+    mainPresent = set.matcher.find(main.text);
+  }
   const hits: RuleHit[] = [];
-  const main = normalizeForMatching(text);
-  const mainPresent = set.matcher.find(main.text);
-  const raw: TextView = main.identity
-    ? main
-    : { text, identity: true, toOriginal: (s, e) => [s, e] };
+  const raw: TextView = main.identity ? main : plainView(text);
   let rawPresent: Uint8Array | null | undefined = main.identity ? mainPresent : undefined;
   let decoded: { view: TextView; present: Uint8Array | null }[] | undefined;
-  for (const cr of set.rules) {
-    if (kind !== undefined && cr.kinds && !cr.kinds.has(kind)) continue;
+  for (const cr of plan.rules) {
     if (cr.rule.match.view === "raw") {
       if (rawPresent === undefined) rawPresent = set.matcher.find(text);
       if (wants(cr, rawPresent)) runRule(cr, raw, text, hits);
@@ -436,6 +544,22 @@ export function scanText(
     }
   }
   return mergeSameRule(hits, text);
+}
+
+function identityOffsets(s: number, e: number): [number, number] {
+  return [s, e];
+}
+
+function plainView(text: string, blobRun?: boolean): TextView {
+  return blobRun === false
+    ? { text, identity: true, blobRun, toOriginal: identityOffsets }
+    : { text, identity: true, toOriginal: identityOffsets };
+}
+
+// Whether decoding options allow blobs shorter than the fast path's base64-run check.
+function smallBlobs(set: CompiledRules): boolean {
+  const o = set.decodeOptions;
+  return (o.minBase64 ?? MIN_BLOB) < MIN_BLOB || (o.minHex ?? 32) < MIN_BLOB;
 }
 
 function mergeSameRule(hits: RuleHit[], text: string): RuleHit[] {

@@ -444,23 +444,45 @@ export function isPlainAscii(text: string): boolean {
 }
 
 /** Shortest base64 run worth decoding by default. */
-const MIN_BLOB = 24;
+export const MIN_BLOB = 24;
+
+// Any character that is not plain ASCII, or is `&`, `%` or `\`.
+const NOT_PLAIN = /[^\x00-\x24\x27-\x5b\x5d-\x7f]/;
 
 /**
- * One pass for the fast path: -1 when `text` is not plain ASCII without `&`, `%`, `\`; else 1
- * when it has a run of at least {@link MIN_BLOB} base64 characters, 0 when not.
+ * Whether `text` has a run of at least `min` base64 characters. Skips ahead: a character outside
+ * the alphabet rules out every run through it, so English text is probed about once per word.
  */
-function plainAsciiBlob(text: string): number {
-  let run = 0;
-  let long = 0;
-  for (let i = 0; i < text.length; i++) {
+export function hasBlobRun(text: string, min: number = MIN_BLOB): boolean {
+  return nextBlobRun(text, 0, min) >= 0;
+}
+
+/**
+ * Start of the first run of at least `min` (>= 1) base64 characters that starts at or after
+ * `from`, where `from` is 0 or follows a character outside the alphabet; -1 when there is none.
+ */
+function nextBlobRun(text: string, from: number, min: number): number {
+  const n = text.length;
+  let i = from + min - 1; // the last character of a run of `min` starting at `from`
+  while (i < n) {
     const c = text.charCodeAt(i);
-    if (c > 0x7f || c === 0x26 || c === 0x25 || c === 0x5c) return -1;
-    if (BLOB_CLASS[c]) {
-      if (++run >= MIN_BLOB) long = 1;
-    } else run = 0;
+    if (c >= 128 || !BLOB_CLASS[c]) {
+      from = i + 1;
+      i = from + min - 1;
+      continue;
+    }
+    let j = i - 1;
+    while (j >= from) {
+      const d = text.charCodeAt(j);
+      if (d >= 128 || !BLOB_CLASS[d]) break;
+      j--;
+    }
+    // [j + 1, i] is all base64 and j + 1 starts a run (text[j] is outside it, or j + 1 = from).
+    if (i - j >= min) return j + 1;
+    from = j + 1;
+    i = from + min - 1;
   }
-  return long;
+  return -1;
 }
 
 function identityView(text: string, blobRun?: boolean): TextView {
@@ -482,8 +504,7 @@ function identityView(text: string, blobRun?: boolean): TextView {
  * clean text costs one pass and a few slices.
  */
 export function normalizeForMatching(text: string): TextView {
-  const plain = plainAsciiBlob(text);
-  if (plain >= 0) return identityView(text, plain === 1);
+  if (!NOT_PLAIN.test(text)) return identityView(text, hasBlobRun(text));
   const pieces: string[] = [];
   // Segments: view offset vs[i], original span [os[i], oe[i]); copy[i] = 1 when the segment maps
   // offsets 1:1 (unchanged text, or characters folded to one character of the same length).
@@ -610,31 +631,26 @@ const BLOB_CLASS: Uint8Array = (() => {
   return t;
 })();
 
-/** Runs of base64 characters at least `min` long (with `=` padding), in one pass. */
+/** Runs of base64 characters at least `min` long (with `=` padding), skipping shorter runs. */
 function blobRuns(text: string, min: number): { start: number; end: number; hexOnly: boolean }[] {
   const out: { start: number; end: number; hexOnly: boolean }[] = [];
-  let start = -1;
-  let hexOnly = true;
   const n = text.length;
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? text.charCodeAt(i) : 0;
-    const k = c < 128 ? BLOB_CLASS[c] : 0;
-    if (k) {
-      if (start < 0) {
-        start = i;
-        hexOnly = true;
-      }
+  const atLeast = Math.max(1, min);
+  let start = nextBlobRun(text, 0, atLeast);
+  while (start >= 0) {
+    let i = start;
+    let hexOnly = true;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      const k = c < 128 ? BLOB_CLASS[c] : 0;
+      if (!k) break;
       if (k === 1) hexOnly = false;
-      continue;
     }
-    if (start >= 0) {
-      let end = i;
-      if (end - start >= min) {
-        while (end < n && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
-        out.push({ start, end, hexOnly });
-      }
-      start = -1;
-    }
+    let end = i;
+    while (end < n && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
+    out.push({ start, end, hexOnly });
+    // text[i] is outside the alphabet (or i = n): the next run starts after it.
+    start = nextBlobRun(text, i + 1, atLeast);
   }
   return out;
 }
