@@ -58,7 +58,7 @@ const tools = () => [
   },
 ];
 
-const results: Record<string, () => string> = {
+const results: Record<string, (() => string) | undefined> = {
   get_weather: () => "Sunny, 21°C.",
   get_time: () => "It is 14:05.",
   read_note: () =>
@@ -93,7 +93,7 @@ await serveNdjson((m) => {
       break;
     case "tools/call": {
       calls++;
-      const f: (() => string) | undefined = results[m.params?.name];
+      const f = results[m.params?.name];
       answer({
         content: [{ type: "text", text: f ? f() : "unknown tool" }],
         ...(f ? {} : { isError: true }),

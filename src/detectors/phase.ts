@@ -150,6 +150,30 @@ interface ServerState {
   sampling: Window;
 }
 
+/**
+ * The per-tool table of a baseline: an object without a prototype, so that tools named
+ * `__proto__`, `constructor` or `toString` are ordinary keys (neither inherited look-ups nor
+ * prototype writes).
+ */
+function toolTable(from?: unknown): Record<string, ToolStats> {
+  const t: Record<string, ToolStats> = Object.create(null);
+  if (isObj(from)) {
+    for (const k of Object.keys(from)) {
+      const v = from[k];
+      if (isObj(v) && Array.isArray(v.shapes) && Array.isArray(v.structure)) {
+        t[k] = v as unknown as ToolStats;
+      }
+    }
+  }
+  return t;
+}
+
+/** A stored baseline in the shape this tracker works on (undefined when absent or malformed). */
+function loadBaseline(v: Baseline | undefined): Baseline | undefined {
+  if (!isObj(v as unknown) || !Array.isArray(v!.roots)) return undefined;
+  return { ...v!, tools: toolTable(v!.tools) };
+}
+
 function pushBounded(list: string[], v: string): boolean {
   if (list.includes(v)) return false;
   if (list.length < MAX_LIST) list.push(v);
@@ -232,6 +256,8 @@ export function resultProfile(
 export class PhaseTracker {
   readonly #opts: Required<PhaseOptions>;
   readonly #servers = new Map<string, ServerState>();
+  /** This tracker's copy of {@link CUES}, compiled up front. */
+  readonly #cues: RegExp = precompiled(CUES);
 
   /** A tracker with the given tunables (defaults for the rest). */
   constructor(opts: PhaseOptions = {}) {
@@ -247,21 +273,21 @@ export class PhaseTracker {
   #state(store: StateStore, key: string, now: number): ServerState {
     let s = this.#servers.get(key);
     if (!s) {
-      const stored = store.get<Baseline>(BASELINE_NS_PREFIX + key, BASELINE_KEY)?.value;
-      const b: Baseline = stored ??
-        { calls: 0, complete: false, since: now, tools: {}, maxCues: 0, roots: [] };
+      const b = loadBaseline(store.get<Baseline>(BASELINE_NS_PREFIX + key, BASELINE_KEY)?.value) ??
+        { calls: 0, complete: false, since: now, tools: toolTable(), maxCues: 0, roots: [] };
       const w = (): Window => ({ start: now, count: 0, alerted: false });
-      s = { b, dirty: 0, listChanged: w(), calls: w(), sampling: w() };
+      s = { b, dirty: false, unsaved: 0, listChanged: w(), calls: w(), sampling: w() };
       this.#servers.set(key, s);
     }
     return s;
   }
 
   #flush(store: StateStore, key: string, s: ServerState, now: number, force = false): void {
-    if (s.dirty === 0 || (!force && s.dirty < FLUSH_EVERY)) return;
+    if (!s.dirty || (!force && s.unsaved < FLUSH_EVERY)) return;
     try {
       store.put(BASELINE_NS_PREFIX + key, BASELINE_KEY, s.b, now);
-      s.dirty = 0;
+      s.dirty = false;
+      s.unsaved = 0;
     } catch { /* a busy store only delays persistence */ }
   }
 
