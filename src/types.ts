@@ -76,6 +76,11 @@ export interface TextField {
   readonly kind: FieldKind;
   /** The tool (or prompt / resource name) the field belongs to, when known. */
   readonly tool?: string;
+  /**
+   * Set when the message holds the text base64-encoded (a resource `blob` with a textual media
+   * type): `text` is the decoded UTF-8, and a change is written back re-encoded.
+   */
+  readonly encoding?: "base64";
 }
 
 /** Context for inspecting one message. */

@@ -236,3 +236,38 @@ Deno.test("session: many hits of one rule in one field are one audit record with
   );
   assert.equal(records.length, 0);
 });
+
+Deno.test("session: a resource blob with a textual media type is inspected decoded and re-encoded", () => {
+  const { s, records } = session();
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///a.md"}}',
+  );
+  const blob = btoa("notes: an EVIL plan");
+  const r = s.handle(
+    "server_to_client",
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 3,
+      result: { contents: [{ uri: "file:///a.md", mimeType: "text/markdown", blob }] },
+    }),
+  );
+  assert.ok(!(r instanceof Promise));
+  const out = JSON.parse(r.forward as string).result.contents[0];
+  assert.equal(atob(out.blob), "notes: an [removed] plan");
+  assert.equal(records[0].path, "/result/contents/0/blob");
+  // A binary blob (image) is never decoded or touched.
+  s.handle(
+    "client_to_server",
+    '{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"file:///a.png"}}',
+  );
+  const img = s.handle(
+    "server_to_client",
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 4,
+      result: { contents: [{ uri: "file:///a.png", mimeType: "image/png", blob: btoa("EVIL") }] },
+    }),
+  );
+  assert.ok(!(img instanceof Promise) && img.forward === "original");
+});

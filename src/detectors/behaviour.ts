@@ -24,12 +24,12 @@
  */
 import type { DetectorEnv, MessageDetector, MessageVerdict } from "../pipeline/detector.ts";
 import type { Finding, Json, MessageContext } from "../types.ts";
-import { type PhaseOptions, PhaseTracker } from "./phase.ts";
+import { type PhaseOptions, PhaseTracker, precompiled } from "./phase.ts";
 import { pinKey, pinNamespace, type PinRecord } from "./pinning.ts";
 import { hasSensitiveInput, toolScopeFindings } from "./scope_creep.ts";
 import { elicitationFindings, samplingFindings } from "./server_requests.ts";
 import { type ServerTools, TOOLS_NS_PREFIX } from "./shadowing.ts";
-import { directedTools, steeringFindings } from "./steering.ts";
+import { directedTools, steeringFindings, TOOL_DIRECTIVE } from "./steering.ts";
 
 type Obj = { [k: string]: Json };
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -43,6 +43,7 @@ export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetecto
   flush(env: DetectorEnv): void;
 } {
   const phase = new PhaseTracker(opts);
+  const directive = precompiled(TOOL_DIRECTIVE);
   return {
     name: "behaviour",
     flush(env) {
@@ -61,7 +62,8 @@ export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetecto
         if (ctx.method === "tools/call") {
           const tool = (ctx as MessageContext & { tool?: string }).tool ?? "";
           const fs = phase.onResult(env.store, env.server.key, tool, msg.result, env.now());
-          fs.push(...resultSteering(msg.result, tool, env));
+          const steering = resultSteering(msg.result, tool, env, directive);
+          if (steering.length) fs.push(...steering);
           return fs.length ? { findings: fs } : undefined;
         }
         if (ctx.method === "tools/list" && isObj(msg.result)) return listFindings(msg.result, env);
@@ -99,9 +101,15 @@ function resultText(result: Json | undefined): string {
 }
 
 /** A result that points the model at tools this server does not offer (see steering.ts). */
-function resultSteering(result: Json | undefined, tool: string, env: DetectorEnv): Finding[] {
+function resultSteering(
+  result: Json | undefined,
+  tool: string,
+  env: DetectorEnv,
+  directive: RegExp,
+): Finding[] {
   const text = resultText(result);
-  if (!text || directedTools(text).length === 0) return [];
+  const directed = text ? directedTools(text, directive) : [];
+  if (directed.length === 0) return [];
   // Only now (rare) read the registries: this server's tools, and the other servers' of the session.
   const registry = env.store.list<ServerTools>(TOOLS_NS_PREFIX + env.session);
   const mine = registry.find((r) => r.key === env.server.key)?.value.tools ??
@@ -111,7 +119,7 @@ function resultSteering(result: Json | undefined, tool: string, env: DetectorEnv
   for (const r of registry) {
     if (r.key !== env.server.key) { for (const t of r.value.tools) others.set(t, r.value.server); }
   }
-  return steeringFindings(text, new Set(mine), others, tool);
+  return steeringFindings(text, new Set(mine), others, tool, directed);
 }
 
 function refuseOrAlert(findings: Finding[]): MessageVerdict | undefined {

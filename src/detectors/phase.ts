@@ -174,6 +174,13 @@ function loadBaseline(v: Baseline | undefined): Baseline | undefined {
   return { ...v!, tools: toolTable(v!.tools) };
 }
 
+/** The argument shape of a call: its key set, sorted and comma-joined. */
+function shapeOf(args: Json | undefined): string {
+  if (!isObj(args)) return "";
+  const keys = Object.keys(args);
+  return keys.length === 1 ? keys[0] : keys.sort().join(",");
+}
+
 function pushBounded(list: string[], v: string): boolean {
   if (list.includes(v)) return false;
   if (list.length < MAX_LIST) list.push(v);
@@ -383,21 +390,28 @@ export class PhaseTracker {
       });
     }
     const b = s.b;
-    const shape = isObj(args) ? Object.keys(args).sort().join(",") : "";
-    const roots = new Set<string>();
-    pathRoots(args, roots);
     if (!b.complete) {
       const ts = this.#tool(b, tool);
-      if (ts) pushBounded(ts.shapes, shape);
+      if (ts) pushBounded(ts.shapes, shapeOf(args));
+      const roots = new Set<string>();
+      pathRoots(args, roots);
       for (const r of roots) pushBounded(b.roots, r);
-      s.dirty++;
+      s.dirty = true;
       return out;
     }
+    // After the baseline: a finding needs a known tool (3+ results) called with a new shape on
+    // new paths; the cheap conditions go first, the argument walk last.
     const ts = b.tools[tool];
-    const newShape = ts !== undefined && ts.n >= 3 && !ts.shapes.includes(shape) &&
-      ts.shapes.length < MAX_LIST;
+    if (
+      ts === undefined || !(ts.n >= 3) || ts.shapes.length >= MAX_LIST || b.roots.length === 0 ||
+      b.roots.length >= MAX_LIST
+    ) return out;
+    const shape = shapeOf(args);
+    if (ts.shapes.includes(shape)) return out;
+    const roots = new Set<string>();
+    pathRoots(args, roots);
     const newRoots = [...roots].filter((r) => !b.roots.includes(r));
-    if (newShape && newRoots.length > 0 && b.roots.length > 0 && b.roots.length < MAX_LIST) {
+    if (newRoots.length > 0) {
       out.push({
         layer: "L1-behaviour",
         rule: "phase-transition-arguments",
@@ -410,7 +424,7 @@ export class PhaseTracker {
         path: "/params/arguments",
         tool,
         evidence: `${shape} ${newRoots.join(" ")}`,
-        details: { shape, knownShapes: ts?.shapes, newRoots },
+        details: { shape, knownShapes: ts.shapes, newRoots },
       });
     }
     return out;
@@ -434,7 +448,7 @@ export class PhaseTracker {
   ): Finding[] {
     const s = this.#state(store, key, now);
     const b = s.b;
-    const p = resultProfile(result);
+    const p = resultProfile(result, this.#cues);
     if (!b.complete) {
       const ts = this.#tool(b, tool);
       if (ts) {
@@ -445,7 +459,8 @@ export class PhaseTracker {
       }
       b.maxCues = Math.max(b.maxCues, p.cues);
       b.calls++;
-      s.dirty++;
+      s.dirty = true;
+      s.unsaved++;
       if (b.calls >= this.#opts.baselineCalls) b.complete = true;
       this.#flush(store, key, s, now, b.complete);
       return [];

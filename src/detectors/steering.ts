@@ -48,14 +48,29 @@ const NOT_A_NAME = new Set([
   "an",
 ]);
 
-/** Tool names a result tells the model to use (first 64 KiB, at most 20). */
-export function directedTools(text: string): string[] {
+/**
+ * Every match of {@link TOOL_DIRECTIVE} contains the word "tool": a text without it (most
+ * results) is dismissed by this one fast literal search, and the directive scan never runs.
+ */
+const TOOL_WORD = /tool/i;
+
+/**
+ * Tool names a result tells the model to use (first 64 KiB, at most 20).
+ * @param directive a copy of {@link TOOL_DIRECTIVE} owned by the caller (e.g. precompiled once
+ * per detector); default a fresh one
+ */
+export function directedTools(text: string, directive?: RegExp): string[] {
+  const t = text.length > 65536 ? text.slice(0, 65536) : text;
+  if (!TOOL_WORD.test(t)) return [];
+  const re = directive ?? new RegExp(TOOL_DIRECTIVE);
+  re.lastIndex = 0;
   const out = new Set<string>();
-  for (const m of text.slice(0, 65536).matchAll(TOOL_DIRECTIVE)) {
+  for (let m = re.exec(t); m !== null; m = re.exec(t)) { // no empty matches: lastIndex advances
     const name = (m[1] ?? m[2] ?? "").replace(/[.]+$/, "");
     if (name && !NOT_A_NAME.has(name.toLowerCase())) out.add(name);
     if (out.size >= 20) break;
   }
+  re.lastIndex = 0;
   return [...out];
 }
 
@@ -63,15 +78,17 @@ export function directedTools(text: string): string[] {
  * Findings for one result text.
  * @param own this server's tool names
  * @param others other servers' tool names → their server's name
+ * @param directed the result of {@link directedTools} for `text`, when the caller has it
  */
 export function steeringFindings(
   text: string,
   own: ReadonlySet<string>,
   others: ReadonlyMap<string, string>,
   tool?: string,
+  directed: readonly string[] = directedTools(text),
 ): Finding[] {
   const findings: Finding[] = [];
-  for (const name of directedTools(text)) {
+  for (const name of directed) {
     if (own.has(name)) continue;
     const server = others.get(name);
     findings.push({

@@ -29,6 +29,30 @@ const MAX_DEPTH = 64;
 /** Keys whose string values are identifiers or binary payloads, never prose for the model. */
 const SKIP_KEYS = new Set(["data", "blob", "mimeType", "type", "$schema", "$ref", "cursor"]);
 
+/** Media types whose blobs are text the model will read (and so are inspected, decoded). */
+const TEXTUAL =
+  /^(?:text\/|application\/(?:json|xml|javascript|x-yaml|yaml|toml|x-sh|sql|graphql|ld\+json)|[a-z]+\/[a-z0-9.+-]{0,64}\+(?:json|xml))/i;
+
+/** A resource's text, or its blob decoded when the media type is textual. */
+function resourceText(out: TextField[], path: string, r: Obj, tool?: string) {
+  if (typeof r.text === "string") return push(out, `${path}/text`, r.text, "resource.text", tool);
+  if (typeof r.blob !== "string" || typeof r.mimeType !== "string" || !TEXTUAL.test(r.mimeType)) {
+    return;
+  }
+  let text: string;
+  try {
+    const bin = atob(r.blob);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return; // not valid base64 or not UTF-8: nothing the model can read as text
+  }
+  if (text.length > 0) {
+    out.push({ path: `${path}/blob`, text, kind: "resource.text", tool, encoding: "base64" });
+  }
+}
+
 function push(out: TextField[], path: string, v: Json | undefined, kind: FieldKind, tool?: string) {
   if (typeof v === "string" && v.length > 0) out.push({ path, text: v, kind, tool });
 }
@@ -77,7 +101,7 @@ function content(
       return; // binary: Layer 2 sees data URIs in text, never raw media
     case "resource": {
       const r = v.resource;
-      if (isObj(r)) push(out, `${path}/resource/text`, r.text, "resource.text", tool);
+      if (isObj(r)) resourceText(out, `${path}/resource`, r, tool);
       return;
     }
     case "resource_link":
@@ -135,7 +159,7 @@ function resultFields(r: Obj, method: string, out: TextField[], tool?: string) {
     case "resources/read":
       if (Array.isArray(r.contents)) {
         r.contents.forEach((c, i) => {
-          if (isObj(c)) push(out, `/result/contents/${i}/text`, c.text, "resource.text", tool);
+          if (isObj(c)) resourceText(out, `/result/contents/${i}`, c, tool);
         });
       }
       return;

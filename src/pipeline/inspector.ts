@@ -129,6 +129,17 @@ function groupFindings(
   return [...groups.values()];
 }
 
+/** The value to store for a field's new text: re-encoded when the message holds it in base64. */
+function encodeAs(field: TextField, text: string): string {
+  if (field.encoding !== "base64") return text;
+  const bytes = new TextEncoder().encode(text);
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
+}
+
 /** What applying text findings to one string gives. */
 export interface AppliedText {
   /** The string with neutralised and redacted spans replaced (unchanged in monitor mode). */
@@ -231,7 +242,9 @@ export class Inspector {
             message:
               `mcp-watchdog blocked this message: ${applied.block.message} (${applied.block.rule})`,
           };
-        } else if (applied.text !== field.text && setAt(msg, field.path, applied.text)) {
+        } else if (
+          applied.text !== field.text && setAt(msg, field.path, encodeAs(field, applied.text))
+        ) {
           changed = true;
         }
       }

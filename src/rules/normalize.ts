@@ -547,6 +547,8 @@ export function normalizeForMatching(text: string): TextView {
   let wordFolds = false;
   let i = 0;
   const n = text.length;
+  let plainRun = 0; // plain ASCII characters (not & % \\) just passed
+  let next: RegExp | undefined; // finds the next character that is not plain ASCII
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c < 0x80) {
@@ -561,12 +563,22 @@ export function normalizeForMatching(text: string): TextView {
           replace(f ?? String.fromCodePoint(d[0]), i, i + d[1]);
           changed = true;
           i += d[1];
+          plainRun = 0;
           continue;
         }
+        plainRun = 0;
       }
       i++;
+      if (++plainRun >= 16) {
+        // A long run of plain ASCII: let the regex engine find where it ends.
+        next ??= /[&%\\\u0080-\uffff]/g;
+        next.lastIndex = i;
+        i = next.test(text) ? next.lastIndex - 1 : n;
+        plainRun = 0;
+      }
       continue;
     }
+    plainRun = 0;
     const cp = c >= 0xd800 && c <= 0xdbff ? text.codePointAt(i)! : c;
     const len = cp > 0xffff ? 2 : 1;
     if (cp >= 0x370 && cp <= 0x58f) {
