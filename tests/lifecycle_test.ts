@@ -124,3 +124,41 @@ Deno.test("a server that ignores EOF is terminated after the grace period (no or
   assert.equal(r.code, 143);
   assert.ok(Date.now() - t0 < 30_000);
 });
+
+Deno.test("a slow reader: every answer arrives, in order, with no deadlock (backpressure)", async () => {
+  await using state = await tempDir();
+  const p = new Deno.Command(PROXY[0], {
+    args: [...PROXY.slice(1), "--quiet", "--state-dir", state.path, "--", ...ECHO],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  const N = 120;
+  // Write everything up front (12 MB of answers pending) while nobody reads stdout.
+  const writing = (async () => {
+    await w.write(new TextEncoder().encode(init + "\n"));
+    for (let i = 0; i < N; i++) {
+      await w.write(new TextEncoder().encode(call(100 + i, "echo", { bytes: 100_000 }) + "\n"));
+    }
+    await w.close();
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  const ids: number[] = [];
+  let buf = "";
+  const reader = p.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      ids.push(JSON.parse(buf.slice(0, i)).id);
+      buf = buf.slice(i + 1);
+    }
+    await new Promise((r) => setTimeout(r, 1)); // a slow reader
+  }
+  await writing;
+  assert.equal((await p.status).code, 0);
+  assert.deepEqual(ids, [1, ...Array.from({ length: N }, (_, k) => 100 + k)]);
+});
