@@ -131,7 +131,7 @@ export async function runServe(argv: readonly string[], runtime: Runtime): Promi
     upstream = { kind: "stdio", command: config.serverCommand, runtime };
   }
 
-  const setup = createProxySetup(args.proxy, runtime);
+  const setup = await createProxySetup(args.proxy, runtime);
   const base = setup.session;
   const newSession = (id: string) =>
     new ProxySession(

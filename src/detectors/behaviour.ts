@@ -89,6 +89,28 @@ export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetecto
   };
 }
 
+/** Every tool directive contains the word (see steering.ts): most results are dismissed by it. */
+const TOOL_WORD = /tool/i;
+
+/**
+ * Whether the text that {@link resultText} would build can mention a tool (same bounds; the
+ * word cannot span the joints): when not, no text is built and no directive scan runs.
+ */
+function mentionsTool(result: Json | undefined): boolean {
+  if (!isObj(result) || !Array.isArray(result.content)) return false;
+  const parts = Math.min(result.content.length, 64);
+  let length = 0;
+  for (let i = 0; i < parts; i++) {
+    const part = result.content[i];
+    if (!isObj(part) || typeof part.text !== "string") continue;
+    const text = part.text.length > 65536 ? part.text.slice(0, 65536) : part.text;
+    if (TOOL_WORD.test(text)) return true;
+    length += text.length + 1;
+    if (length >= 65536) break;
+  }
+  return false;
+}
+
 /** Text parts of a tool result that the model reads (bounded). */
 function resultText(result: Json | undefined): string {
   if (!isObj(result) || !Array.isArray(result.content)) return "";
@@ -107,6 +129,7 @@ function resultSteering(
   env: DetectorEnv,
   directive: RegExp,
 ): Finding[] {
+  if (!mentionsTool(result)) return [];
   const text = resultText(result);
   const directed = text ? directedTools(text, directive) : [];
   if (directed.length === 0) return [];

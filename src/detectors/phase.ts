@@ -122,13 +122,19 @@ function cuesIn(re: RegExp, text: string): number {
 }
 
 /**
- * A copy of `re` compiled now rather than on the first message that needs it (V8 compiles a
- * regex lazily, and a subject of 1,000 characters or more goes straight to native code): the
- * cost of compiling {@link CUES} (milliseconds) is paid when the detector is built.
+ * A copy of `re`, compiled now rather than by the first message that needs it. V8 compiles a
+ * regex lazily, once per subject encoding (one-byte, two-byte); a subject of 1,000 characters or
+ * more goes straight to native code. Compiling {@link CUES} takes milliseconds: this way it is
+ * paid once, when the detector is built. The copy is kept by its owner and reused for every
+ * message: a fresh copy per message (as `matchAll` makes) recompiles whenever V8 has dropped the
+ * regex from its compilation cache.
  */
 export function precompiled(re: RegExp): RegExp {
   const copy = new RegExp(re.source, re.flags);
-  copy.test(" ".repeat(1024));
+  const pad = " ".repeat(1024);
+  copy.test(pad);
+  copy.lastIndex = 0;
+  copy.test(`\u2019${pad}`);
   copy.lastIndex = 0;
   return copy;
 }
@@ -210,6 +216,24 @@ function pathRoots(args: Json | undefined, out: Set<string>, depth = 0): void {
   }
 }
 
+/** `content:<type>` of a content part (the common types without building a string). */
+function contentKind(type: Json | undefined): string {
+  switch (type) {
+    case "text":
+      return "content:text";
+    case "image":
+      return "content:image";
+    case "audio":
+      return "content:audio";
+    case "resource":
+      return "content:resource";
+    case "resource_link":
+      return "content:resource_link";
+    default:
+      return `content:${typeof type === "string" ? type : "?"}`;
+  }
+}
+
 /**
  * What a tool result looks like: its text size, its structure, and its instruction cues (counted
  * in the bounded sample {@link CUE_SAMPLE}). One pass over the content parts; the text itself is
@@ -231,8 +255,7 @@ export function resultProfile(
     for (let i = 0; i < parts; i++) {
       const part = content[i];
       if (!isObj(part)) continue;
-      const type = typeof part.type === "string" ? part.type : "?";
-      const kind = `content:${type}`;
+      const kind = contentKind(part.type);
       if (!structure.includes(kind)) structure.push(kind);
       const text = typeof part.text === "string"
         ? part.text

@@ -13,7 +13,7 @@ import { createBehaviourDetector } from "./behaviour.ts";
 import { createPinningDetector } from "./pinning.ts";
 import { createShadowingDetector } from "./shadowing.ts";
 import { BUILTIN_RULES } from "../../rules/builtin.gen.ts";
-import { mergeRules } from "../rules/load.ts";
+import { mergeRules } from "../rules/merge.ts";
 import type { Rule } from "../rules/schema.ts";
 import { createLayer0Detector } from "./layer0.ts";
 import { createEntropyDetector } from "./entropy.ts";

@@ -132,7 +132,9 @@ export function forEachArgumentString(
   let count = 0;
   let stop = false;
   const visit = (v: Json | undefined, key: string, depth: number): void => {
-    if (stop || count >= MAX_ARG_STRINGS || depth > MAX_ARG_DEPTH || v === undefined || v === null) {
+    if (
+      stop || count >= MAX_ARG_STRINGS || depth > MAX_ARG_DEPTH || v === undefined || v === null
+    ) {
       return;
     }
     if (typeof v === "string") {
@@ -297,6 +299,25 @@ function pinnedHints(env: DetectorEnv, tool: string): ToolHints | undefined {
   };
 }
 
+/**
+ * `host` whose `realPath` remembers its answers: for the paths of one argument only (a file
+ * system that changes between two calls is no concern within one check).
+ */
+function withRealPathMemo(host: ScopeHost): ScopeHost {
+  const realPath = host.realPath;
+  if (!realPath) return host;
+  const seen = new Map<string, string | undefined>();
+  return {
+    ...host,
+    realPath: (p) => {
+      if (seen.has(p)) return seen.get(p);
+      const r = realPath(p);
+      seen.set(p, r);
+      return r;
+    },
+  };
+}
+
 /** A refused access, before it becomes a finding. */
 interface Violation {
   readonly rule: string;
@@ -382,9 +403,12 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
     const relative = !/^(?:\/|~(?:\/|$)|file:)/i.test(text);
     if (relative && call.remote()) return undefined; // a path inside a remote repository or bucket
     if (relative) call.roots ??= scopeRoots(env);
-    const bases = relative ? [host.cwd, ...call.roots!] : [host.cwd];
+    // A root that is the working directory (or listed twice) would give the same forms again.
+    const bases = relative ? [...new Set([host.cwd, ...call.roots!])] : [host.cwd];
+    // The forms of one string share their ancestors: ask the file system once per path.
+    const h = withRealPathMemo(host);
     const groups = bases.map((cwd) =>
-      resolvePathArgument(text, cwd === host.cwd ? host : { ...host, cwd })
+      resolvePathArgument(text, cwd === host.cwd ? h : { ...h, cwd })
     );
     for (const forms of groups) {
       for (const p of forms) {

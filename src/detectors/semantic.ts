@@ -35,7 +35,6 @@
  *
  * @module
  */
-import Anthropic from "@anthropic-ai/sdk";
 import type { WatchdogConfig } from "../config.ts";
 import { sha256Hex } from "../hash.ts";
 import type { AsyncTextDetector, DetectorEnv } from "../pipeline/detector.ts";
@@ -194,11 +193,14 @@ export function parseVerdict(reply: string): SemanticVerdict | undefined {
 /** A failure, described without anything secret (no key, no response body). */
 function describeError(e: unknown, signal?: AbortSignal): string {
   if (signal?.aborted) return "timeout (latency budget reached)";
-  if (e instanceof Anthropic.APIUserAbortError) return "aborted";
-  if (e instanceof Anthropic.APIConnectionTimeoutError) return "timeout";
-  if (e instanceof Anthropic.APIConnectionError) return "connection error";
-  if (e instanceof Anthropic.APIError) return `API error ${e.status ?? ""}`.trim();
-  return e instanceof Error ? e.name : "error";
+  // By name, not instanceof: the SDK is loaded lazily (only when the classifier is on).
+  const name = e instanceof Error ? e.name : "";
+  if (name === "APIUserAbortError") return "aborted";
+  if (name === "APIConnectionTimeoutError") return "timeout";
+  if (name === "APIConnectionError") return "connection error";
+  const status = (e as { status?: unknown })?.status;
+  if (typeof status === "number") return `API error ${status}`;
+  return name || "error";
 }
 
 /** A bounded LRU (Map keeps insertion order). */
@@ -436,13 +438,22 @@ export function createAnthropicMessagesClient(opts: {
   readonly baseURL?: string;
   readonly timeoutMs: number;
 }): MessagesClient {
-  const client = new Anthropic({
-    apiKey: opts.apiKey,
-    ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
-    maxRetries: 0,
-    timeout: Math.max(1, opts.timeoutMs),
-  });
-  return client.messages as unknown as MessagesClient;
+  // The SDK is imported on first use, so that a proxy without --semantic never loads it.
+  let messages: Promise<MessagesClient> | undefined;
+  const load = () =>
+    messages ??= import("@anthropic-ai/sdk").then(({ default: Anthropic }) =>
+      new Anthropic({
+        apiKey: opts.apiKey,
+        ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+        maxRetries: 0,
+        timeout: Math.max(1, opts.timeoutMs),
+      }).messages as unknown as MessagesClient
+    );
+  return {
+    async create(body, options) {
+      return await (await load()).create(body, options);
+    },
+  };
 }
 
 /**

@@ -19,7 +19,6 @@ import type { WatchdogConfig } from "../config.ts";
 import { type ProxyEvent, ProxySession } from "./session.ts";
 import { formatEvent } from "./alert_line.ts";
 import { formatFinding, useColor } from "../alert_format.ts";
-import { loadRuleDirs } from "../rules/load.ts";
 
 /** Everything a transport needs for one connection. */
 export interface ProxySetup {
@@ -56,11 +55,11 @@ export function clientSession(runtime: Runtime): string {
  * Build the session (and its sinks) for one connection.
  * @throws {RuleError} when a `--rules` directory holds an invalid rule.
  */
-export function createProxySetup(
+export async function createProxySetup(
   args: ProxyArgs,
   runtime: Runtime,
   host: DetectorHost = {},
-): ProxySetup {
+): Promise<ProxySetup> {
   const config = args.config;
   const color = useColor(runtime.stderrIsTerminal(), (n) => runtime.env(n));
   const opened = openStateStore({
@@ -95,8 +94,9 @@ export function createProxySetup(
     },
   };
   // Extra rules are loaded before anything starts: a broken rule file is a clear error, not a surprise.
+  // The YAML parser is only loaded when there are user rules to read.
   const extraRules = config.ruleDirs.length
-    ? loadRuleDirs(config.ruleDirs, {
+    ? (await import("../rules/load.ts")).loadRuleDirs(config.ruleDirs, {
       readDir: (d) => runtime.readDirSync(d).filter((e) => e.isFile).map((e) => e.name),
       readText: (p) => runtime.readTextFileSync(p),
     })

@@ -48,7 +48,7 @@ function sinkOf(
 /** Run the proxy until the server exits; resolves with the exit code to use. */
 export async function runStdioProxy(args: ProxyArgs, runtime: Runtime): Promise<number> {
   const [command, ...cmdArgs] = args.config.serverCommand;
-  const setup = createProxySetup(args, runtime);
+  const setup = await createProxySetup(args, runtime);
   let child: ChildProcess;
   try {
     child = runtime.spawn(command, cmdArgs, { stderr: "inherit" });

@@ -102,7 +102,12 @@ const NOT_PLAIN = 255;
 // Texts at least this long are scanned as bytes; the matcher keeps a buffer of SCRATCH bytes.
 const BYTES_FROM = 256;
 const SCRATCH = 1 << 16;
+// Chunks at least this long are scanned in two interleaved lanes.
+const LANES_FROM = 4096;
 const UTF8_ENCODER = new TextEncoder();
+// Any character that is not plain ASCII, or is `&`, `%` or `\`.
+// deno-lint-ignore no-control-regex
+const NOT_PLAIN_RE = /[^\x00-\x24\x27-\x5b\x5d-\x7f]/;
 
 /**
  * A multi-keyword matcher (Aho–Corasick, with a dense transition table for ASCII): one pass over a
@@ -121,6 +126,7 @@ export class KeywordMatcher {
   readonly #fail: Int32Array;
   readonly #out: number[][]; // keyword ids ending at each state (with the fail chain folded in)
   readonly #count: number;
+  readonly #overlap: number; // longest keyword length - 1: how far back a lane must start
   readonly #nonAscii: boolean; // whether any keyword has a non-ASCII character
   readonly #relevant: Uint8Array; // non-ASCII UTF-16 units (and their upper-case forms) in keywords
   readonly #lowerOf: Uint16Array; // upper-case form → the keyword's lower-case unit (0 = itself)
@@ -128,6 +134,7 @@ export class KeywordMatcher {
   /** Build the automaton for `keywords` (lower-case strings, ids are their indexes). */
   constructor(keywords: readonly string[]) {
     this.#count = keywords.length;
+    this.#overlap = Math.max(0, ...keywords.map((k) => k.length - 1));
     this.#nonAscii = keywords.some((k) => [...k].some((c) => c.charCodeAt(0) > 0x7f));
     this.#relevant = new Uint8Array(0x10000);
     this.#lowerOf = new Uint16Array(this.#nonAscii ? 0x10000 : 0);
@@ -265,6 +272,7 @@ export class KeywordMatcher {
    */
   findPlain(text: string): Uint8Array | null | undefined {
     const n = text.length;
+    if (this.#count === 0) return NOT_PLAIN_RE.test(text) ? undefined : null;
     if (n < BYTES_FROM) return this.#findPlainUnits(text);
     // Long text: encoded as UTF-8 in one native call, then read as bytes (typed-array reads are
     // several times cheaper than charCodeAt). ASCII text encodes to one byte per character.
@@ -281,22 +289,31 @@ export class KeywordMatcher {
       const len = part.length;
       const { read, written } = UTF8_ENCODER.encodeInto(part, buf);
       if (read !== len || written !== len) return undefined; // some character is not ASCII
-      if (left === 0) {
-        // All keywords found: only plainness is left to check.
-        for (let i = 0; i < len; i++) if (cls[buf[i]] === NOT_PLAIN) return undefined;
-        continue;
+      let i = 0;
+      if (len >= LANES_FROM && this.#overlap < len >> 2) {
+        // Two lanes at once (the second half starts at the root `overlap` characters early, so
+        // that it is in the right state where the first half ends): the automaton's lookups do
+        // not depend on each other, so the processor overlaps them.
+        const half = len >> 1;
+        let j = half - this.#overlap;
+        let sb = 0;
+        for (; i < half; i++, j++) {
+          const xa = cls[buf[i]];
+          const xb = cls[buf[j]];
+          if (xa === NOT_PLAIN || xb === NOT_PLAIN) return undefined;
+          st = ascii[st + xa];
+          sb = ascii[sb + xb];
+          if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
+          if (sb >= quiet) left = this.#mark(sb, present ??= new Uint8Array(this.#count), left);
+        }
+        i = j;
+        st = sb;
       }
-      for (let i = 0; i < len; i++) {
+      for (; i < len; i++) {
         const x = cls[buf[i]];
         if (x === NOT_PLAIN) return undefined;
         st = ascii[st + x];
-        if (st >= quiet) {
-          present ??= new Uint8Array(this.#count);
-          left = this.#mark(st, present, left);
-          if (left === 0) {
-            for (i++; i < len; i++) if (cls[buf[i]] === NOT_PLAIN) return undefined;
-          }
-        }
+        if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
       }
     }
     return present;

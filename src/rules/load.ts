@@ -17,6 +17,7 @@
  */
 import { parseAllDocuments } from "yaml";
 import { type Rule, RuleError, validateRule } from "./schema.ts";
+import { mergeRules } from "./merge.ts";
 
 /** File access for {@link loadRuleDirs}: names in a directory, and a file's text. */
 export interface RuleFileReader {
@@ -83,18 +84,4 @@ export function loadRules(
   return mergeRules(builtin, loadRuleDirs(dirs, io));
 }
 
-/**
- * `builtin` with `extra` added: an extra rule with a built-in id replaces the built-in one; two
- * extra rules with one id are an error.
- */
-export function mergeRules(builtin: readonly Rule[], extra: readonly Rule[]): Rule[] {
-  const seen = new Map<string, string>();
-  for (const r of extra) {
-    const prev = seen.get(r.id);
-    if (prev) {
-      throw new RuleError(`${r.source}: rule "${r.id}": id: duplicate of the rule in ${prev}`);
-    }
-    seen.set(r.id, r.source ?? "?");
-  }
-  return [...builtin.filter((r) => !seen.has(r.id)), ...extra];
-}
+export { mergeRules };

@@ -215,7 +215,6 @@ const CONFUSABLES: Readonly<Record<string, string>> = Object.freeze({
   "⁄": "/",
 });
 
-
 // 1 for the Greek/Cyrillic/Armenian code points that have a Latin look-alike (read-only table).
 const CONFUSABLE_LOW: Uint8Array = (() => {
   const t = new Uint8Array(0x590);
@@ -447,6 +446,7 @@ export function isPlainAscii(text: string): boolean {
 export const MIN_BLOB = 24;
 
 // Any character that is not plain ASCII, or is `&`, `%` or `\`.
+// deno-lint-ignore no-control-regex
 const NOT_PLAIN = /[^\x00-\x24\x27-\x5b\x5d-\x7f]/;
 
 /**
@@ -547,7 +547,7 @@ export function normalizeForMatching(text: string): TextView {
   let wordFolds = false;
   let i = 0;
   const n = text.length;
-  let plainRun = 0; // plain ASCII characters (not & % \\) just passed
+  let plainRun = 0; // plain ASCII characters (not &, %, backslash) just passed
   let next: RegExp | undefined; // finds the next character that is not plain ASCII
   while (i < n) {
     const c = text.charCodeAt(i);

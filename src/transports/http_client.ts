@@ -647,7 +647,7 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
     runtime.writeStderr(`mcp-watchdog: ${e instanceof Error ? e.message : e}\n`);
     return 2;
   }
-  const setup = createProxySetup(args, runtime);
+  const setup = await createProxySetup(args, runtime);
   const { session } = setup;
   const limit = args.config.maxMessageBytes;
   const out = runtime.stdout.getWriter();
