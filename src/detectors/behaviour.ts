@@ -61,7 +61,8 @@ export function createBehaviourDetector(opts: PhaseOptions = {}): MessageDetecto
         if (!("result" in msg)) return undefined;
         if (ctx.method === "tools/call") {
           const tool = (ctx as MessageContext & { tool?: string }).tool ?? "";
-          const fs = phase.onResult(env.store, env.server.key, tool, msg.result, env.now());
+          // The clock is read only if the tracker needs it (while learning), not per result.
+          const fs = phase.onResult(env.store, env.server.key, tool, msg.result, () => env.now());
           const steering = resultSteering(msg.result, tool, env, directive);
           if (steering.length) fs.push(...steering);
           return fs.length ? { findings: fs } : undefined;

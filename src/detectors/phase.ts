@@ -73,6 +73,15 @@ export interface Baseline {
   roots: string[];
 }
 
+const UNDER = 0;
+const OVER = 1;
+const CROSSED = 2;
+
+/** The time from a number or a clock. */
+function timeOf(clock: number | (() => number)): number {
+  return typeof clock === "number" ? clock : clock();
+}
+
 /** Store namespace prefix of baselines. */
 export const BASELINE_NS_PREFIX = "baseline:";
 const BASELINE_KEY = "v1";
@@ -300,9 +309,10 @@ export class PhaseTracker {
     };
   }
 
-  #state(store: StateStore, key: string, now: number): ServerState {
+  #state(store: StateStore, key: string, clock: number | (() => number)): ServerState {
     let s = this.#servers.get(key);
     if (!s) {
+      const now = timeOf(clock);
       const b = loadBaseline(store.get<Baseline>(BASELINE_NS_PREFIX + key, BASELINE_KEY)?.value) ??
         { calls: 0, complete: false, since: now, tools: toolTable(), maxCues: 0, roots: [] };
       const w = (): Window => ({ start: now, count: 0, alerted: false });
@@ -327,18 +337,21 @@ export class PhaseTracker {
     if (s) this.#flush(store, key, s, now, true);
   }
 
-  /** Count a window event; true once when the limit is crossed, and `over` while above it. */
-  #tick(w: Window, now: number, limit: number): { crossed: boolean; over: boolean } {
+  /**
+   * Count a window event: {@link UNDER} the limit, {@link OVER} it, or {@link CROSSED} (over it,
+   * the first time in this window).
+   */
+  #tick(w: Window, now: number, limit: number): number {
     if (now - w.start > this.#opts.windowMs) {
       w.start = now;
       w.count = 0;
       w.alerted = false;
     }
     w.count++;
-    const over = w.count > limit;
-    const crossed = over && !w.alerted;
-    if (crossed) w.alerted = true;
-    return { crossed, over };
+    if (w.count <= limit) return UNDER;
+    if (w.alerted) return OVER;
+    w.alerted = true;
+    return CROSSED;
   }
 
   /** A `notifications/*\/list_changed` from the server: returns whether to drop it, and a finding. */
@@ -350,10 +363,10 @@ export class PhaseTracker {
   ): { drop: boolean; finding?: Finding } {
     const s = this.#state(store, key, now);
     const t = this.#tick(s.listChanged, now, this.#opts.listChangedLimit);
-    if (!t.over) return { drop: false };
+    if (t === UNDER) return { drop: false };
     return {
       drop: true,
-      finding: t.crossed
+      finding: t === CROSSED
         ? {
           layer: "L1-behaviour",
           rule: "notification-flood",
@@ -374,7 +387,7 @@ export class PhaseTracker {
   /** A `sampling/createMessage` from the server: a finding when they come in a burst. */
   onSampling(store: StateStore, key: string, now: number): Finding | undefined {
     const s = this.#state(store, key, now);
-    if (!this.#tick(s.sampling, now, this.#opts.samplingBurstLimit).crossed) return undefined;
+    if (this.#tick(s.sampling, now, this.#opts.samplingBurstLimit) !== CROSSED) return undefined;
     return {
       layer: "L1-behaviour",
       rule: "sampling-burst",
@@ -398,7 +411,7 @@ export class PhaseTracker {
   ): Finding[] {
     const s = this.#state(store, key, now);
     const out: Finding[] = [];
-    if (this.#tick(s.calls, now, this.#opts.callBurstLimit).crossed) {
+    if (this.#tick(s.calls, now, this.#opts.callBurstLimit) === CROSSED) {
       out.push({
         layer: "L1-behaviour",
         rule: "call-burst",
@@ -461,13 +474,16 @@ export class PhaseTracker {
     return ts;
   }
 
-  /** A `tools/call` result from the server. */
+  /**
+   * A `tools/call` result from the server. `now` may be a clock: it is read only when needed
+   * (while the baseline is learnt), not for every result.
+   */
   onResult(
     store: StateStore,
     key: string,
     tool: string,
     result: Json | undefined,
-    now: number,
+    now: number | (() => number),
   ): Finding[] {
     const s = this.#state(store, key, now);
     const b = s.b;
@@ -485,7 +501,7 @@ export class PhaseTracker {
       s.dirty = true;
       s.unsaved++;
       if (b.calls >= this.#opts.baselineCalls) b.complete = true;
-      this.#flush(store, key, s, now, b.complete);
+      if (b.complete || s.unsaved >= FLUSH_EVERY) this.#flush(store, key, s, timeOf(now), true);
       return [];
     }
     const ts = b.tools[tool];

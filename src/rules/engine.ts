@@ -119,6 +119,8 @@ export class KeywordMatcher {
   readonly #ascii: Int32Array; // state + class of an ASCII char → next state (premultiplied)
   readonly #cls: Uint8Array; // ASCII char → class (0 = in no keyword; upper case = lower case)
   readonly #plainCls: Uint8Array; // byte → class, NOT_PLAIN for non-ASCII and & % \
+  readonly #byteCls: Uint8Array; // byte → class, 0 for the bytes of non-ASCII characters
+  readonly #relevantRe: RegExp | undefined; // finds a non-ASCII unit that occurs in a keyword
   readonly #scratch = new Uint8Array(SCRATCH); // reused (scanning is synchronous)
   readonly #k: number; // number of classes: state index × #k = premultiplied state
   readonly #quiet: number; // premultiplied states >= this have output
@@ -222,13 +224,20 @@ export class KeywordMatcher {
       }
       // Class 0: a character in no keyword sends every state back to the root.
     }
-    // The fast path's classes for every UTF-16 unit: NOT_PLAIN for non-ASCII and `&`, `%`, `\`.
+    // The fast path's classes for every byte: NOT_PLAIN for non-ASCII bytes and `&`, `%`, `\`.
     const plainCls = new Uint8Array(256).fill(NOT_PLAIN);
     for (let c = 0; c < 128; c++) plainCls[c] = cls[c];
     plainCls[0x25] = plainCls[0x26] = plainCls[0x5c] = NOT_PLAIN;
     this.#ascii = table;
     this.#cls = cls;
     this.#plainCls = plainCls;
+    this.#byteCls = new Uint8Array(256); // bytes of non-ASCII characters: class 0
+    this.#byteCls.set(cls);
+    const units: string[] = [];
+    for (let c = 128; c < 0x10000; c++) {
+      if (this.#relevant[c]) units.push("\\u" + c.toString(16).padStart(4, "0"));
+    }
+    this.#relevantRe = units.length ? new RegExp(`[${units.join("")}]`) : undefined;
     this.#quiet = quiet * k;
     this.#other = order.map((st) => new Map([...gotoOther[st]].map(([c, x]) => [c, id[x]])));
     this.#fail = Int32Array.from(order, (st) => id[fail[st]]);
@@ -239,15 +248,19 @@ export class KeywordMatcher {
   /** Flags (1 = present) for every keyword, by id; `null` when none occurs (the common case). */
   find(text: string): Uint8Array | null {
     if (this.#count === 0) return null;
+    if (text.length >= BYTES_FROM && !this.#relevantRe?.test(text)) {
+      return this.#findBytes(text, false)!;
+    }
     const ascii = this.#ascii;
     const cls = this.#cls;
     const quiet = this.#quiet;
     const relevant = this.#relevant;
     const lowerOf = this.#lowerOf;
+    const n = text.length;
     let present: Uint8Array | null = null;
     let st = 0;
     let left = this.#count;
-    for (let i = 0; i < text.length; i++) {
+    for (let i = 0; i < n; i++) {
       let c = text.charCodeAt(i);
       if (c < 128) {
         st = ascii[st + cls[c]];
@@ -271,29 +284,48 @@ export class KeywordMatcher {
    * view); `undefined` as soon as the text turns out not to be such text.
    */
   findPlain(text: string): Uint8Array | null | undefined {
-    const n = text.length;
     if (this.#count === 0) return NOT_PLAIN_RE.test(text) ? undefined : null;
-    if (n < BYTES_FROM) return this.#findPlainUnits(text);
-    // Long text: encoded as UTF-8 in one native call, then read as bytes (typed-array reads are
-    // several times cheaper than charCodeAt). ASCII text encodes to one byte per character.
-    // Chunks of the scratch buffer's size keep memory flat (slices of a flat string are views).
+    if (text.length < BYTES_FROM) return this.#findPlainUnits(text);
+    return this.#findBytes(text, true);
+  }
+
+  /**
+   * Long text as UTF-8 bytes: encoded in chunks (a flat scratch buffer) by one native call each,
+   * then read as bytes in two interleaved lanes (the second half starts at the root `overlap`
+   * characters early, so it is in the right state where the first half ends): the lanes' table
+   * lookups do not depend on each other, so the processor overlaps them.
+   *
+   * `plain`: `undefined` at the first character that is not ASCII or is `&`, `%`, `\`. Else the
+   * text must have no non-ASCII character that occurs in a keyword: every byte of a non-ASCII
+   * character sends the automaton back to the root, as the character itself would; chunks that
+   * are mostly non-ASCII are read as UTF-16 units instead.
+   */
+  #findBytes(text: string, plain: boolean): Uint8Array | null | undefined {
     const buf = this.#scratch;
     const ascii = this.#ascii;
-    const cls = this.#plainCls;
+    const cls = plain ? this.#plainCls : this.#byteCls;
     const quiet = this.#quiet;
+    const n = text.length;
+    const step = plain ? SCRATCH : SCRATCH >> 2; // a UTF-16 unit is at most 3 bytes
     let present: Uint8Array | null = null;
     let st = 0;
     let left = this.#count;
-    for (let off = 0; off < n; off += SCRATCH) {
-      const part = off === 0 && n <= SCRATCH ? text : text.slice(off, off + SCRATCH);
-      const len = part.length;
+    for (let off = 0; off < n; off += step) {
+      const part = off === 0 && n <= step ? text : text.slice(off, off + step);
       const { read, written } = UTF8_ENCODER.encodeInto(part, buf);
-      if (read !== len || written !== len) return undefined; // some character is not ASCII
+      if (plain && (read !== part.length || written !== part.length)) return undefined;
+      const len = written;
+      if (!plain && len > part.length + (part.length >> 3)) {
+        // Mostly non-ASCII: the units are fewer than the bytes.
+        for (let i = 0; i < part.length; i++) {
+          const c = part.charCodeAt(i);
+          st = c < 128 ? ascii[st + this.#cls[c]] : 0;
+          if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
+        }
+        continue;
+      }
       let i = 0;
       if (len >= LANES_FROM && this.#overlap < len >> 2) {
-        // Two lanes at once (the second half starts at the root `overlap` characters early, so
-        // that it is in the right state where the first half ends): the automaton's lookups do
-        // not depend on each other, so the processor overlaps them.
         const half = len >> 1;
         let j = half - this.#overlap;
         let sb = 0;

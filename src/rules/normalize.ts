@@ -643,9 +643,14 @@ const BLOB_CLASS: Uint8Array = (() => {
   return t;
 })();
 
-/** Runs of base64 characters at least `min` long (with `=` padding), skipping shorter runs. */
-function blobRuns(text: string, min: number): { start: number; end: number; hexOnly: boolean }[] {
-  const out: { start: number; end: number; hexOnly: boolean }[] = [];
+/**
+ * Runs of base64 characters at least `min` long (with `=` padding), skipping shorter runs; lazily,
+ * so that a caller that stops after a few blobs does not look at the rest of the text.
+ */
+function* blobRuns(
+  text: string,
+  min: number,
+): Generator<{ start: number; end: number; hexOnly: boolean }> {
   const n = text.length;
   const atLeast = Math.max(1, min);
   let start = nextBlobRun(text, 0, atLeast);
@@ -660,11 +665,10 @@ function blobRuns(text: string, min: number): { start: number; end: number; hexO
     }
     let end = i;
     while (end < n && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
-    out.push({ start, end, hexOnly });
+    yield { start, end, hexOnly };
     // text[i] is outside the alphabet (or i = n): the next run starts after it.
     start = nextBlobRun(text, i + 1, atLeast);
   }
-  return out;
 }
 // Not fatal: invalid UTF-8 becomes U+FFFD, which asReadableText rejects (no exception per blob).
 const UTF8 = new TextDecoder("utf-8");
