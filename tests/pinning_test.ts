@@ -354,3 +354,17 @@ Deno.test("pinning: a store that cannot write (busy past its timeout) still gets
   failing = true;
   assert.deepEqual(list(env, [weather("evil"), time])?.remove, ["/result/tools/0"]);
 });
+
+Deno.test("pinning: a response to a method named like an Object.prototype member pins nothing (regression)", () => {
+  const store = new MemoryStore();
+  const env = envOf(store);
+  for (const method of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    const v = det.inspect(
+      { jsonrpc: "2.0", id: 1, result: { tools: [{ name: "x" }] } } as JsonRpcMessage,
+      { server: "weather", direction: "server_to_client", method, id: 1 },
+      env,
+    );
+    assert.equal(v, undefined, method);
+  }
+  assert.deepEqual(store.namespaces(), []);
+});

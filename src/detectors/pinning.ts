@@ -260,7 +260,8 @@ export function createPinningDetector(opts: PinningOptions = {}): MessageDetecto
       }
       if (!("result" in msg) || !isObj(msg.result)) return undefined;
       if (ctx.method === "initialize") return checkInstructions(msg.result, env);
-      const lm = LIST_METHODS[ctx.method];
+      // Own properties only: a method named "constructor" must not reach the prototype.
+      const lm = Object.hasOwn(LIST_METHODS, ctx.method) ? LIST_METHODS[ctx.method] : undefined;
       if (!lm) return undefined;
       forget(env); // a list may change what is withheld
       return checkList(msg.result, lm.kind, lm.field, ctx.id, env, trustNewResources, hashOf);
