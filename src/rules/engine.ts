@@ -248,9 +248,9 @@ export class KeywordMatcher {
   /** Flags (1 = present) for every keyword, by id; `null` when none occurs (the common case). */
   find(text: string): Uint8Array | null {
     if (this.#count === 0) return null;
-    if (text.length >= BYTES_FROM && !this.#relevantRe?.test(text)) {
-      return this.#findBytes(text, false)!;
-    }
+    if (
+      text.length >= BYTES_FROM && mostlyAscii(text) && !this.#relevantRe?.test(text)
+    ) return this.#findBytes(text, false)!;
     const ascii = this.#ascii;
     const cls = this.#cls;
     const quiet = this.#quiet;
@@ -317,9 +317,10 @@ export class KeywordMatcher {
       const len = written;
       if (!plain && len > part.length + (part.length >> 3)) {
         // Mostly non-ASCII: the units are fewer than the bytes.
+        const units = this.#cls;
         for (let i = 0; i < part.length; i++) {
           const c = part.charCodeAt(i);
-          st = c < 128 ? ascii[st + this.#cls[c]] : 0;
+          st = c < 128 ? ascii[st + units[c]] : 0;
           if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
         }
         continue;
@@ -396,6 +397,13 @@ export class KeywordMatcher {
       st = this.#fail[st / this.#k];
     }
   }
+}
+
+// Whether the start of a text is mostly ASCII (then reading it as UTF-8 bytes pays off).
+function mostlyAscii(text: string): boolean {
+  let other = 0;
+  for (let i = 0; i < BYTES_FROM; i++) if (text.charCodeAt(i) >= 128) other++;
+  return other <= BYTES_FROM >> 3;
 }
 
 /** Compile rules for {@link scanText}. Throws a `RuleError` for an unknown validator. */
