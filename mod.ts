@@ -64,16 +64,15 @@ export type {
 } from "./src/pipeline/detector.ts";
 export {
   type AppliedText,
-  applyEdits,
   applyFindings,
   type Block,
   type Detectors,
-  type Edit,
   type InspectContext,
   Inspector,
   type InspectResult,
 } from "./src/pipeline/inspector.ts";
 export { extractFields, type JsonObject } from "./src/pipeline/fields.ts";
+export { applyEdits, type TextEdit } from "./src/text_edits.ts";
 export { buildDetectors, type DetectorHost } from "./src/detectors/registry.ts";
 export {
   type AuditRecord,

@@ -34,6 +34,7 @@ import type {
   TextDetector,
 } from "./detector.ts";
 import { extractFields } from "./fields.ts";
+import { applyEdits, type TextEdit } from "../text_edits.ts";
 import { removeAll, setAt } from "./pointer.ts";
 
 /** The detectors of a pipeline, in the order they run. */
@@ -81,35 +82,6 @@ const ABORT_GRACE_MS = 50;
 
 function marker(f: Finding): string {
   return f.replacement ?? `[mcp-watchdog removed: ${f.rule}]`;
-}
-
-/** A replacement of the half-open span [start, end) by `text`. */
-export interface Edit {
-  /** Start offset (inclusive). */
-  start: number;
-  /** End offset (exclusive). */
-  end: number;
-  /** The replacement. */
-  text: string;
-}
-
-/** Apply non-overlapping edits (overlaps merged: the earliest-starting, widest edit wins). */
-export function applyEdits(text: string, edits: Edit[]): string {
-  if (edits.length === 0) return text;
-  edits.sort((a, b) => a.start - b.start || b.end - a.end);
-  const merged: Edit[] = [];
-  for (const e of edits) {
-    const last = merged[merged.length - 1];
-    if (last && e.start < last.end) last.end = Math.max(last.end, e.end);
-    else merged.push({ ...e });
-  }
-  let out = "";
-  let pos = 0;
-  for (const e of merged) {
-    out += text.slice(pos, e.start) + e.text;
-    pos = e.end;
-  }
-  return out + text.slice(pos);
 }
 
 /**
@@ -160,7 +132,7 @@ export function applyFindings(
   found: readonly Finding[],
   enforce: boolean,
 ): AppliedText {
-  const edits: Edit[] = [];
+  const edits: TextEdit[] = [];
   let block: Finding | undefined;
   const outcomes = found.map((f): Outcome => {
     if (!enforce) return "alerted";
@@ -173,7 +145,7 @@ export function applyFindings(
       edits.push({
         start: f.span[0],
         end: f.span[1],
-        text: redact ? f.replacement ?? "[REDACTED]" : marker(f),
+        replacement: redact ? f.replacement ?? "[REDACTED]" : marker(f),
       });
       return redact ? "redacted" : "stripped";
     }
