@@ -78,6 +78,12 @@ export interface InspectContext extends MessageContext {
 }
 
 const DEFAULT_BLOCK_CODE = -32001;
+const NO_RECORDS: readonly AuditRecord[] = Object.freeze([]);
+
+function anyFound(perField: readonly { found: readonly Finding[] }[]): boolean {
+  for (const p of perField) if (p.found.length) return true;
+  return false;
+}
 const ABORT_GRACE_MS = 50;
 
 function marker(f: Finding): string {
@@ -203,6 +209,10 @@ export class Inspector {
     }
 
     const finish = (): InspectResult => {
+      // The common case, clean traffic: nothing to apply, nothing to record, nothing allocated.
+      if (findings.length === 0 && !block && removals.length === 0 && !anyFound(perField)) {
+        return { changed: false, message: msg, records: NO_RECORDS };
+      }
       let changed = false;
       for (const { field, found } of perField) {
         if (found.length === 0) continue;
