@@ -102,9 +102,13 @@ function runs(text: string, table: Uint8Array): Array<[number, number]> {
     // this cannot reach back into it.
     let e = i + 1;
     while (e < n && (c = text.charCodeAt(e)) < 128 && table[c] === 1) e++;
-    let s = i;
-    while (s > 0 && (c = text.charCodeAt(s - 1)) < 128 && table[c] === 1) s--;
-    if (e - s >= MIN_TOKEN) out.push([s, e]);
+    // Long enough only if text[e - MIN_TOKEN] is in it (most words fail this one test).
+    const k = e - MIN_TOKEN;
+    if (k >= 0 && (k >= i || ((c = text.charCodeAt(k)) < 128 && table[c] === 1))) {
+      let s = i;
+      while (s > 0 && (c = text.charCodeAt(s - 1)) < 128 && table[c] === 1) s--;
+      if (e - s >= MIN_TOKEN) out.push([s, e]);
+    }
     // text[e] is outside the alphabet: the next run starts at e + 1 or later.
     i = e + MIN_TOKEN;
   }
@@ -120,6 +124,7 @@ const BASE32 = /^[A-Z2-7]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 const PERCENT_TRIPLET = /%[0-9A-Fa-f]{2}/;
+const UPPER_OR_DIGIT = /[A-Z0-9]/;
 
 // What a command-and-control payload looks like once decoded: shell, interpreters, fetch-and-run,
 // reverse shells, raw IP:port endpoints, beacon vocabulary.
@@ -436,6 +441,9 @@ function collect(
   let pending: { start: number; end: number; run: string } | undefined;
   const consider = (start: number, run: string, percent = false, end = start + run.length) => {
     if (run.length > MAX_TOKEN) return;
+    // Without an upper-case letter or a digit no piece decodes (hex needs a digit, base32 an
+    // A–Z/2–7 character, base64 both cases): lower-case words, paths and rulers stop here.
+    if (!percent && !UPPER_OR_DIGIT.test(run)) return;
     const absStart = offset + start, absEnd = offset + end;
     if (skip.some(([a, b]) => absStart < b && absEnd > a)) return;
     if (inBinaryDataUri(text, start)) return;

@@ -57,6 +57,10 @@ interface CueFamily {
 // Bounded gap inside one sentence: a negated class with an upper bound (linear); dots are allowed
 // because domains and file names carry them, line breaks because descriptions are hard-wrapped.
 const GAP = "[^!?]{0,100}";
+// `(?:oauth|auth|authorization)[ _]?(?:tokens?|headers?)` written as one word (cue prefilter).
+const AUTH_COMPOUNDS = ["oauth", "auth", "authorization"].flatMap((a) =>
+  ["token", "tokens", "header", "headers"].map((b) => a + b)
+).join(" ");
 // Who is kept in the dark. Not "anyone": "never reveal your password to anyone" is advice.
 const USERISH = "(?:the\\s+)?(?:user|users|human|operator|customer|owner|requester)";
 
@@ -233,10 +237,161 @@ const FAMILIES: readonly CueFamily[] = [
 export const INSTRUCTION_PATTERNS: ReadonlyArray<{ readonly family: string; readonly re: RegExp }> =
   FAMILIES.map((f) => ({ family: f.id, re: f.re }));
 
-const STRONG = new Set(FAMILIES.filter((f) => f.strong).map((f) => f.id));
 /** The families that can make content alert-worthy (strong ones and the exfiltration parts). */
 const GATE_FAMILIES: readonly CueFamily[] = FAMILIES.filter((f) =>
   f.strong || f.component || f.id === "external-party" || f.id === "destructive-command"
+);
+
+/*
+ * Cue prefilter (content scoring). Each family lists words of which at least one must occur as a
+ * whole word (maximal run of ASCII letters and digits, case-insensitive) in any text one of its
+ * patterns matches: a word the pattern requires between word boundaries, white space or
+ * punctuation (for compounds such as `auth_token` / `authtoken` both forms are listed). One cheap
+ * pass over the words of a window then says which family regexes can match there at all; the
+ * others are not run. Families that need something other than a word say so with a raw cue:
+ * `@` (e-mail), `digit:` (IP:port), `long-digit` (a 14–34 character word with a digit: IBAN),
+ * `/.` (a dot-directory path). A family without an entry always runs.
+ */
+const CUE_KEYS: Readonly<Record<string, string>> = {
+  "override": "ignore disregard forget override bypass instructions directive directives orders " +
+    "restriction restrictions safety guardrail guardrails limitation limitations descriptions " +
+    "authorized authorised allowed permitted unlocked safe debug strictly authorizing " +
+    "authorising outdated sync trusted",
+  "role-hijack": "now pretend system admin administrator mode",
+  "ai-address": "ai assistant model agent llm claude chatgpt gpt bot",
+  "secrecy": "user users human operator customer owner requester mention reveal disclose bring " +
+    "brought secretly covertly surreptitiously quietly silently discreetly behind keep hide " +
+    "knowledge noticing consent",
+  "reply-manipulation": "reply replies response responses answer answers output summary respond",
+  "response-hook": "you",
+  "credential-demand": "password passwords oauth auth authorization " + AUTH_COMPOUNDS +
+    " credential credentials api secret ssh private 2fa otp security seed recovery system " +
+    "access session bearer collect gather harvest steal capture exfiltrate ask rsa ed25519 " +
+    "passwd shadow /.",
+  "hidden-recipient":
+    "always bcc hidden recipient recipients destination payee redirect emails messages",
+  "destructive-command": "rm mkfs dd drop",
+  "cross-tool-hook": "tool any every each",
+  "prompt-extraction": "your tools",
+  "obligation": "you",
+  "pretext": "compliance governance audit soc soc2 sox gdpr hipaa standard required mandatory " +
+    "routine normal automatically",
+  "exfil-verb": "send sends sending forward forwards forwarding post posts upload uploads " +
+    "uploaded transmit transmits transmitted exfiltrate exfiltrates leak leaks email mail bcc " +
+    "concatenate stream streamed streams transfer transfers pass passes passing",
+  "destination": "http https www account endpoint webhook collector tool @ digit: long-digit",
+  "external-party": "remote external attacker attackers third 3rd unknown marketing controlled",
+  "sensitive-data": "credential credentials password passwords passphrase passphrases api " +
+    "apikey apikeys secret secretkey secretkeys private privatekey privatekeys ssh sshkey " +
+    "sshkeys security 2fa one passport bank credit id conversation chat entire full whole " +
+    "complete oauth auth authorization " + AUTH_COMPOUNDS + " system session browser " +
+    "clipboard user location all personal",
+  "urgency": "important urgent urgently asap before please immediately right",
+  "tool-reference": "call invoke use run execute trigger other another",
+  "directive": "send forward email post upload transfer delete remove modify change add " +
+    "integrate include insert append translate encrypt encode visit open click navigate call " +
+    "invoke execute run retrieve fetch read make create grant share copy write reply respond " +
+    "output print reveal show tell say concatenate summarize book reserve pay purchase ignore " +
+    "disregard forget get",
+  "harmful-action": "rm curl nc cat transfer send modify delete false",
+};
+
+const RAW_AT = 1, RAW_DIGIT_COLON = 2, RAW_LONG_DIGIT = 4, RAW_SLASH_DOT = 8;
+const RAW_CUES: Readonly<Record<string, number>> = {
+  "@": RAW_AT,
+  "digit:": RAW_DIGIT_COLON,
+  "long-digit": RAW_LONG_DIGIT,
+  "/.": RAW_SLASH_DOT,
+};
+
+/** Family bit masks: by word hash (open addressing), by raw cue, and of families that always run. */
+const CUE_TABLE_BITS = 11;
+const CUE_TABLE_MASK = (1 << CUE_TABLE_BITS) - 1;
+const [CUE_KEY_HASHES, CUE_KEY_MASKS, CUE_RAW_MASKS, CUE_ALWAYS] = (() => {
+  const keys = new Uint32Array(1 << CUE_TABLE_BITS);
+  const masks = new Uint32Array(1 << CUE_TABLE_BITS);
+  const raw = new Uint32Array(16);
+  let always = 0;
+  FAMILIES.forEach((f, bit) => {
+    const words = CUE_KEYS[f.id];
+    if (words === undefined) {
+      always |= 1 << bit;
+      return;
+    }
+    for (const w of words.split(" ")) {
+      const r = RAW_CUES[w];
+      if (r !== undefined) {
+        for (let m = 0; m < 16; m++) if (m & r) raw[m] |= 1 << bit;
+        continue;
+      }
+      const h = wordHash(w, 0, w.length);
+      let slot = h & CUE_TABLE_MASK;
+      while (masks[slot] !== 0 && keys[slot] !== h) slot = (slot + 1) & CUE_TABLE_MASK;
+      keys[slot] = h;
+      masks[slot] |= 1 << bit;
+    }
+  });
+  return [keys, masks, raw, always] as const;
+})();
+/** Bit of each family in the prefilter masks. */
+const FAMILY_BIT: ReadonlyMap<CueFamily, number> = new Map(FAMILIES.map((f, i) => [f, 1 << i]));
+
+/** Families a word [start, end) of hash `h` is a key of; bit 31 for a long word with a digit. */
+function cueWordMask(body: string, start: number, end: number, h: number): number {
+  const key = h >>> 0;
+  let mask = 0;
+  let slot = key & CUE_TABLE_MASK;
+  for (let m = CUE_KEY_MASKS[slot]; m !== 0; m = CUE_KEY_MASKS[slot]) {
+    if (CUE_KEY_HASHES[slot] === key) {
+      mask = m;
+      break;
+    }
+    slot = (slot + 1) & CUE_TABLE_MASK;
+  }
+  const len = end - start;
+  if (len >= 14 && len <= 34 && digitCount(body, start, end) > 0) mask |= LONG_DIGIT_WORD;
+  return mask;
+}
+const LONG_DIGIT_WORD = 1 << 31;
+
+/** The families whose patterns can match somewhere in `body` (a superset, never fewer). */
+function possibleFamilies(body: string): number {
+  let mask = CUE_ALWAYS, raw = 0;
+  const n = body.length;
+  let wordStart = -1, h = 0;
+  for (let i = 0; i < n; i++) {
+    const c = body.charCodeAt(i);
+    const l = WORD_CHAR[c];
+    if (l !== 0) {
+      if (wordStart < 0) {
+        wordStart = i;
+        h = 0x811c9dc5;
+      }
+      h = Math.imul(h ^ l, 0x01000193);
+      continue;
+    }
+    if (wordStart >= 0) {
+      mask |= cueWordMask(body, wordStart, i, h);
+      wordStart = -1;
+    }
+    if (c === 64) raw |= RAW_AT;
+    else if (c === 58) {
+      const p = i > 0 ? body.charCodeAt(i - 1) : 0;
+      if (p >= 48 && p <= 57) raw |= RAW_DIGIT_COLON;
+    } else if (c === 47 && i + 1 < n && body.charCodeAt(i + 1) === 46) raw |= RAW_SLASH_DOT;
+  }
+  if (wordStart >= 0) mask |= cueWordMask(body, wordStart, n, h);
+  if ((mask & LONG_DIGIT_WORD) !== 0) raw |= RAW_LONG_DIGIT;
+  return (mask & ~LONG_DIGIT_WORD) | CUE_RAW_MASKS[raw];
+}
+
+/** Gate families that alone make content alert-worthy (strong ones, destructive commands). */
+const STRONG_GATE_FAMILIES: readonly CueFamily[] = GATE_FAMILIES.filter((f) =>
+  f.strong || f.id === "destructive-command"
+);
+const EXFIL_VERB: CueFamily = FAMILIES.find((f) => f.id === "exfil-verb")!;
+const EXFIL_PARTNERS: readonly CueFamily[] = FAMILIES.filter((f) =>
+  f.id === "destination" || f.id === "external-party"
 );
 
 /** One cue that fired: its family and where. */
@@ -364,6 +519,30 @@ function anchorClass(h: number): number {
   return 0;
 }
 
+/** Per UTF-16 code unit: the lower-cased character of an ASCII letter or digit, else 0. */
+const WORD_CHAR: Uint8Array = (() => {
+  const t = new Uint8Array(65536);
+  for (let c = 48; c <= 57; c++) t[c] = c;
+  for (let c = 97; c <= 122; c++) t[c] = t[c - 32] = c;
+  return t;
+})();
+
+function digitCount(text: string, start: number, end: number): number {
+  let d = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) d++;
+  }
+  return d;
+}
+
+/** The anchor classes of the word [start, end) of hash `h` (an IBAN-like number is a destination). */
+function wordAnchor(text: string, start: number, end: number, h: number): number {
+  const k = anchorClass(h >>> 0);
+  if (k !== 0) return k;
+  return end - start >= 15 && end - start <= 34 && digitCount(text, start, end) >= 10 ? D : 0;
+}
+
 function worthScoring(cls: number): boolean {
   return (cls & R) !== 0 || (cls & (V | D)) === (V | D) || (cls & (N | T)) === (N | T) ||
     (cls & (Y | P)) === (Y | P) || (cls & (K | M)) === (K | M);
@@ -379,35 +558,39 @@ function anchorWindows(text: string): Array<[number, number]> {
   const n = text.length;
   let wordStart = -1;
   let h = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    let c = i < n ? text.charCodeAt(i) : 32;
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) {
-      if (c <= 90 && c >= 65) c += 32;
+  // One table load per character (lower-cased ASCII letter or digit, 0 for a separator); the
+  // digit count an account number needs is taken only for words of the right length.
+  // One table load per character (lower-cased ASCII letter or digit, 0 for a separator); the
+  // digit count an account number needs is taken only for words of the right length.
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    const l = WORD_CHAR[c];
+    if (l !== 0) {
       if (wordStart < 0) {
         wordStart = i;
         h = 0x811c9dc5;
-        digits = 0;
       }
-      if (c <= 57) digits++;
-      h = Math.imul(h ^ c, 0x01000193);
+      h = Math.imul(h ^ l, 0x01000193);
       continue;
     }
     if (wordStart >= 0) {
-      const k = anchorClass(h >>> 0);
+      const k = wordAnchor(text, wordStart, i, h);
       if (k !== 0) {
         pos.push(wordStart);
         cls.push(k);
-      } else if (digits >= 10 && i - wordStart >= 15 && i - wordStart <= 34) {
-        // An IBAN-like account number is a destination.
-        pos.push(wordStart);
-        cls.push(D);
       }
       wordStart = -1;
     }
     if (c === 64) { // '@': an e-mail address is a destination
       pos.push(i);
       cls.push(D);
+    }
+  }
+  if (wordStart >= 0) {
+    const k = wordAnchor(text, wordStart, n, h);
+    if (k !== 0) {
+      pos.push(wordStart);
+      cls.push(k);
     }
   }
   // Slide over the hits: a hit's neighbourhood is every hit within ANCHOR_RADIUS of it.
@@ -505,21 +688,32 @@ const NOTHING: InstructionAssessment = { score: 0, cues: [], strong: 0 };
 /** Score one text (a whole field or a window of it); spans are shifted by `offset`. */
 function scoreWindow(body: string, ctx: InstructionContext, offset: number): InstructionAssessment {
   const cues: InstructionCue[] = [];
+  // In content, only the families whose required words occur in the body can fire.
+  const possible = ctx === "content" ? possibleFamilies(body) : -1;
+  const ran = new Set<CueFamily>();
   const run = (f: CueFamily): void => {
+    ran.add(f);
     if ((ctx === "content" ? f.content : f.metadata) === 0 && !f.component) return;
+    if ((possible & FAMILY_BIT.get(f)!) === 0) return;
     // matchAll works on a copy of the regex: no shared lastIndex state.
     for (const m of body.matchAll(f.re)) {
       cues.push({ family: f.id, start: m.index, end: m.index + m[0].length });
     }
   };
   if (ctx === "content") {
-    // Content needs a strong family to alert: look for those first, and stop when none fired.
-    for (const f of GATE_FAMILIES) run(f);
-    const ids = new Set(cues.map((c) => c.family));
-    const gate = [...ids].some((id) => STRONG.has(id) || id === "destructive-command") ||
-      (ids.has("exfil-verb") && (ids.has("destination") || ids.has("external-party")));
-    if (!gate) return NOTHING;
+    // Content needs a strong family (or a destructive command) to alert, or an exfiltration
+    // verb with a destination or external party: look for those first, and stop when none
+    // fired. (The order families run in does not matter: cues are grouped as sets.)
+    for (const f of STRONG_GATE_FAMILIES) run(f);
+    if (cues.length === 0) {
+      run(EXFIL_VERB);
+      if (cues.length === 0) return NOTHING;
+      for (const f of EXFIL_PARTNERS) run(f);
+      const ids = new Set(cues.map((c) => c.family));
+      if (!ids.has("destination") && !ids.has("external-party")) return NOTHING;
+    }
     for (const f of FAMILIES) if (!GATE_FAMILIES.includes(f)) run(f);
+    for (const f of GATE_FAMILIES) if (!ran.has(f)) run(f);
   } else {
     for (const f of FAMILIES) run(f);
   }
@@ -530,44 +724,42 @@ function scoreWindow(body: string, ctx: InstructionContext, offset: number): Ins
   for (const m of body.matchAll(SENTENCE_END)) {
     ends.push(m.index + m[0].length);
   }
-  // Group cues by sentence index.
-  const bySentence = new Map<number, InstructionCue[]>();
+  // Group cues by sentence index, as a bit set of families per sentence.
+  const bySentence = new Map<number, number>();
   for (const c of cues) {
     const idx = upperBound(ends, c.start);
-    let list = bySentence.get(idx);
-    if (!list) bySentence.set(idx, list = []);
-    list.push(c);
+    bySentence.set(idx, (bySentence.get(idx) ?? 0) | FAMILY_BIT_BY_ID.get(c.family)!);
   }
-  const weight = (id: string): number => {
-    const f = FAMILIES.find((x) => x.id === id)!;
-    return ctx === "content" ? f.content : f.metadata;
-  };
+  const weights = ctx === "content" ? CONTENT_WEIGHTS : METADATA_WEIGHTS;
 
   let best: InstructionAssessment = NOTHING;
   const sentenceIdx = [...bySentence.keys()].sort((a, b) => a - b);
   for (const first of sentenceIdx) {
-    const fams = new Set<string>();
+    let fams = 0;
     let lo = Infinity, hi = -1;
     for (let s = first; s <= first + WINDOW; s++) {
-      const list = bySentence.get(s);
-      if (!list) continue;
-      const here = new Set(list.map((c) => c.family));
+      let here = bySentence.get(s);
+      if (here === undefined) continue;
       // Exfiltration needs a verb and a destination (or external party) in the same sentence.
-      if (here.has("exfil-verb") && (here.has("destination") || here.has("external-party"))) {
-        fams.add("exfiltration");
-      }
-      for (const f of here) fams.add(f);
+      if ((here & EXFIL_VERB_BIT) !== 0 && (here & EXFIL_PARTNER_BITS) !== 0) here |= EXFIL_BIT;
+      fams |= here;
       const sStart = s === 0 ? 0 : ends[s - 1];
       const sEnd = s < ends.length ? ends[s] : body.length;
       lo = Math.min(lo, sStart);
       hi = Math.max(hi, sEnd);
     }
-    let score = 0;
-    for (const f of fams) score += f === "exfiltration" ? (ctx === "content" ? 2.5 : 2) : weight(f);
-    const strong = [...fams].filter((f) => STRONG.has(f) || f === "exfiltration").length;
+    // Weights are multiples of 0.5: the sum is exact in any order.
+    let score = 0, strong = 0;
+    for (let b = 0; b < weights.length; b++) {
+      if ((fams & (1 << b)) === 0) continue;
+      score += weights[b];
+      if ((STRONG_BITS & (1 << b)) !== 0) strong++;
+    }
     if (score > best.score) {
-      const ordered = [...fams].sort((a, b) =>
-        (f2w(b, ctx, weight) - f2w(a, ctx, weight)) || a.localeCompare(b)
+      const ids: string[] = [];
+      for (let b = 0; b < weights.length; b++) if ((fams & (1 << b)) !== 0) ids.push(BIT_IDS[b]);
+      const ordered = ids.sort((a, b) =>
+        (weights[BIT_OF_ID.get(b)!] - weights[BIT_OF_ID.get(a)!]) || a.localeCompare(b)
       );
       const [a, b] = trimSpan(body, lo, hi);
       best = { score, cues: ordered, strong, span: [a + offset, b + offset] };
@@ -576,9 +768,20 @@ function scoreWindow(body: string, ctx: InstructionContext, offset: number): Ins
   return best;
 }
 
-function f2w(id: string, ctx: InstructionContext, weight: (id: string) => number): number {
-  return id === "exfiltration" ? (ctx === "content" ? 2.5 : 2) : weight(id);
-}
+// Bit sets of families for sentence scoring: bit i is FAMILIES[i]; the next bit is the derived
+// "exfiltration" family (a verb and a destination or external party in one sentence).
+const BIT_IDS: readonly string[] = [...FAMILIES.map((f) => f.id), "exfiltration"];
+const BIT_OF_ID: ReadonlyMap<string, number> = new Map(BIT_IDS.map((id, i) => [id, i]));
+const FAMILY_BIT_BY_ID: ReadonlyMap<string, number> = new Map(
+  BIT_IDS.map((id, i) => [id, 1 << i]),
+);
+const EXFIL_BIT = FAMILY_BIT_BY_ID.get("exfiltration")!;
+const EXFIL_VERB_BIT = FAMILY_BIT_BY_ID.get("exfil-verb")!;
+const EXFIL_PARTNER_BITS = FAMILY_BIT_BY_ID.get("destination")! |
+  FAMILY_BIT_BY_ID.get("external-party")!;
+const STRONG_BITS = FAMILIES.reduce((m, f, i) => f.strong ? m | (1 << i) : m, EXFIL_BIT);
+const CONTENT_WEIGHTS: readonly number[] = [...FAMILIES.map((f) => f.content), 2.5];
+const METADATA_WEIGHTS: readonly number[] = [...FAMILIES.map((f) => f.metadata), 2];
 
 function trimSpan(text: string, lo: number, hi: number): readonly [number, number] {
   while (lo < hi && /\s/.test(text[lo])) lo++;
