@@ -368,8 +368,14 @@ Deno.test("scope detector: resources/read of a sensitive file URI is refused", (
 });
 
 Deno.test("scope detector: pinned annotations make an oddly named tool a write", () => {
-  const { call, store } = setup({ allowPaths: ["/home/u/proj"] });
+  const { call, store, detector, env } = setup({ allowPaths: ["/home/u/proj"] });
   assert.equal(call("sync_to", { path: "/tmp/out" }), undefined);
+  // Layer 1 pins the annotations when the tools are listed (a tools/list round trip).
+  detector.inspect(
+    { jsonrpc: "2.0", id: 99, method: "tools/list" },
+    { server: "fs", direction: "client_to_server", method: "tools/list", id: 99 },
+    env,
+  );
   store.put("pins:fs-1", "tool:sync_to", {
     def: { name: "sync_to", annotations: { destructiveHint: true } },
   });

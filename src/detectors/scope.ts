@@ -287,6 +287,9 @@ function isObj(v: Json | undefined): v is { [k: string]: Json } {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+const STORE_READ_TTL_MS = 1000;
+const STORE_READ_CACHE_MAX = 512;
+
 /** Annotations of a tool as first pinned by Layer 1 (when pinning runs), else none. */
 function pinnedHints(env: DetectorEnv, tool: string): ToolHints | undefined {
   const rec = env.store.get<{ def?: Json }>(pinNamespace(env.server.key), pinKey("tool", tool));
@@ -371,8 +374,24 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
     mcpClientConfigFiles(home, host.cwd, host.env).map((p) => p.toLowerCase()),
   );
 
+  // Store reads (client roots, pinned annotations) are reused for up to a second: a call costs a
+  // map look-up, and a change made by another wrapper or by `pins approve` is seen within that time.
+  const recent = new Map<string, { at: number; value: unknown }>();
+  const cached = <T>(env: DetectorEnv, key: string, read: () => T): T => {
+    const now = env.now();
+    const hit = recent.get(key);
+    if (hit && now >= hit.at && now - hit.at < STORE_READ_TTL_MS) return hit.value as T;
+    const value = read();
+    if (recent.size >= STORE_READ_CACHE_MAX) recent.clear();
+    recent.set(key, { at: now, value });
+    return value;
+  };
   const scopeRoots = (env: DetectorEnv) =>
-    declaredScope(staticRoots, env.store, env.session, env.server.key);
+    cached(
+      env,
+      `roots\n${env.session}\n${env.server.key}`,
+      () => declaredScope(staticRoots, env.store, env.session, env.server.key),
+    );
   // Pure functions of a name, asked on every call: memoised per detector.
   const kindOf = memo(keyKind);
   const sourceKey = memo(isSourceKey);
@@ -449,7 +468,11 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
     const facts: CallFacts = {
       tool,
       copy: named.copy,
-      write: () => write ??= isWriteTool(tool, pinnedHints(env, tool)),
+      write: () =>
+        write ??= isWriteTool(
+          tool,
+          cached(env, `hints\n${env.server.key}\n${tool}`, () => pinnedHints(env, tool)),
+        ),
       remote: () =>
         remote ??= Object.keys(args!).some((k) =>
           REMOTE_CONTEXT_KEYS.has(k.toLowerCase().replace(/[^a-z]/g, ""))
@@ -494,6 +517,12 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
         );
         // One small record per session and server: forget those of sessions long gone.
         env.store.evict(ROOTS_NS, env.now() - 30 * 24 * 3600_000, 1000);
+        recent.delete(`roots\n${env.session}\n${env.server.key}`); // our own write: seen at once
+        return undefined;
+      }
+      // A new listing re-pins tools (Layer 1): read their annotations afresh afterwards.
+      if (msg.method === "tools/list") {
+        for (const k of recent.keys()) if (k.startsWith("hints\n")) recent.delete(k);
         return undefined;
       }
       if (!isObj(msg.params)) return undefined;
