@@ -348,6 +348,20 @@ else {
       report.pins.callUs.toFixed(2)
     } us per tools/call`,
   );
+  console.log("cost of each detector alone (microseconds per request + response):");
+  console.log(
+    `  ${"detector".padEnd(14)} ${"1 MB clean".padStart(11)} ${"1 MB near-miss".padStart(15)} ${
+      "small".padStart(8)
+    }`,
+  );
+  const p = report.perDetectorUs;
+  for (const name of Object.keys(p.small)) {
+    console.log(
+      `  ${name.padEnd(14)} ${p.clean1MB[name].toFixed(0).padStart(11)} ${
+        p.nearMiss1MB[name].toFixed(0).padStart(15)
+      } ${p.small[name].toFixed(1).padStart(8)}`,
+    );
+  }
 }
 
 // HTTP figures, when the HTTP transport's benchmark exists.
