@@ -289,3 +289,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("CallTracker stays bounded when no file event ever sweeps it (regression: unbounded growth)", () => {
+  let now = 0;
+  const t = new CallTracker(1500, () => now);
+  for (let i = 0; i < 20_000; i++) {
+    t.start(i, "echo");
+    t.end(i);
+    now += 1; // 20 s of calls, 1 ms apart
+  }
+  // At most twice the calls of the grace window (1,500) plus the in-flight ones, far below 20,000.
+  assert.ok(t.size <= 3_100, `remembered ${t.size} calls`);
+  // A call still in flight is kept through sweeps.
+  t.start("long", "slow_tool");
+  for (let i = 0; i < 5_000; i++) {
+    t.start(`x${i}`, "echo");
+    t.end(`x${i}`);
+    now += 1;
+  }
+  assert.ok(t.inFlight().some((c) => c.id === "long"));
+});

@@ -64,12 +64,18 @@ export interface InFlightCall {
   readonly endedAt?: number;
 }
 
+/** Sweep the call table once it holds more than this many calls. */
+const SWEEP_ABOVE = 256;
+/** Never remember more calls than this (a client with that many calls in flight is already odd). */
+const MAX_CALLS = 4096;
+
 /**
  * Tracks the tool calls in flight for attribution. File events arrive a little after the write,
  * often after the response: ended calls are kept for `graceMs`.
  */
 export class CallTracker {
   #calls = new Map<string, InFlightCall>();
+  #sweepAbove = SWEEP_ABOVE;
   /** How long an ended call still gets attributed writes (ms). */
   readonly graceMs: number;
   readonly #now: () => number;
@@ -82,7 +88,14 @@ export class CallTracker {
 
   /** A `tools/call` request was forwarded. */
   start(id: string | number | null, tool: string): void {
-    this.#calls.set(JSON.stringify(id), { id, tool, since: this.#now() });
+    const now = this.#now();
+    this.#calls.set(JSON.stringify(id), { id, tool, since: now });
+    // Ended calls are otherwise only dropped when a file event asks: keep the table bounded.
+    if (this.#calls.size > this.#sweepAbove) {
+      this.#sweep(now);
+      // Amortised: the next sweep waits until the table has doubled again.
+      this.#sweepAbove = Math.max(SWEEP_ABOVE, 2 * this.#calls.size);
+    }
   }
 
   /** Its response (or error) came back. */
@@ -90,6 +103,22 @@ export class CallTracker {
     const k = JSON.stringify(id);
     const c = this.#calls.get(k);
     if (c) this.#calls.set(k, { ...c, endedAt: this.#now() });
+  }
+
+  /** How many calls are remembered (in flight or recently ended). */
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /** Drop calls that ended more than `graceMs` ago; past the hard cap, the oldest too. */
+  #sweep(now: number): void {
+    for (const [k, c] of this.#calls) {
+      if (c.endedAt !== undefined && now - c.endedAt > this.graceMs) this.#calls.delete(k);
+    }
+    for (const k of this.#calls.keys()) {
+      if (this.#calls.size <= MAX_CALLS) break;
+      this.#calls.delete(k);
+    }
   }
 
   /** Calls in flight or ended within the grace period, oldest first. */
