@@ -843,6 +843,15 @@ class OutStream {
     this.#end();
   }
 
+  /** Close the current connection (one its client dropped) so that a resume can take over. */
+  detach(): void {
+    if (!this.#ctl) return;
+    try {
+      this.#ctl.close();
+    } catch { /* already closed */ }
+    this.#ctl = null;
+  }
+
   #end(): void {
     if (!this.#ctl) return;
     try {
@@ -990,11 +999,9 @@ class RoutedBackend implements Backend {
     const m = last ? /^(\d+)_(\d+)$/.exec(last) : null;
     const old = m ? this.#streams.get(Number(m[1])) : undefined;
     if (old) {
-      if (old.attached) {
-        return Promise.resolve(
-          httpError(409, -32000, "Conflict: Stream already has an active connection"),
-        );
-      }
+      // A client resuming with Last-Event-ID has lost that stream, even if we have not yet seen
+      // the old connection close: the resume takes it over (a 409 here would race the drop).
+      if (old.attached) old.detach();
       return Promise.resolve(
         new Response(old.open(Number(m![2])), { status: 200, headers: SSE_HEADERS }),
       );
