@@ -560,8 +560,6 @@ function anchorWindows(text: string): Array<[number, number]> {
   let h = 0;
   // One table load per character (lower-cased ASCII letter or digit, 0 for a separator); the
   // digit count an account number needs is taken only for words of the right length.
-  // One table load per character (lower-cased ASCII letter or digit, 0 for a separator); the
-  // digit count an account number needs is taken only for words of the right length.
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     const l = WORD_CHAR[c];
