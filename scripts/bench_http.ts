@@ -15,6 +15,7 @@ import {
   freePort,
   type RunningProcess,
   startEverything,
+  startListening,
   startServe,
 } from "../tests/fixtures/flaky_http_server.ts";
 
@@ -53,37 +54,13 @@ const HEADERS = {
   accept: "application/json, text/event-stream",
 };
 
-async function startFixture(): Promise<RunningProcess & { url: string }> {
+async function startFixture(): Promise<RunningProcess> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", FIXTURE, "--port", String(port)],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("flaky MCP server on")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`fixture exited: ${text}`);
-    text += value;
-  }
-  void (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-  };
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
+  return await startListening(
+    [Deno.execPath(), "run", "-A", FIXTURE, "--port", String(port)],
     port,
-    stderr: () => text,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  };
+    /flaky MCP server on/,
+  );
 }
 
 async function rpc(
@@ -287,43 +264,12 @@ function servePassThrough(upstream: string, port: number): void {
 
 async function startPassThrough(upstream: string): Promise<RunningProcess> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL(import.meta.url).pathname,
-      "--pass-through",
-      upstream,
-      "--port",
-      String(port),
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("pass-through ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`pass-through exited: ${text}`);
-    text += value;
-  }
-  void (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-  };
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
+  const self = new URL(import.meta.url).pathname;
+  return await startListening(
+    [Deno.execPath(), "run", "-A", self, "--pass-through", upstream, "--port", String(port)],
     port,
-    stderr: () => text,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  };
+    /pass-through ready/,
+  );
 }
 
 if (import.meta.main && Deno.args.includes("--pass-through")) {
