@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { ReadCache } from "../store/read_cache.ts";
 import { canonicalHash, canonicalJson } from "../canonical.ts";
 import type {
   DetectorEnv,
@@ -195,23 +196,18 @@ export function createPinningDetector(opts: PinningOptions = {}): MessageDetecto
   // Whether a definition is withheld, per `<serverKey>\n<kind>:<name>`, re-read from the store at
   // most once per USE_CACHE_MS: a call costs a map look-up, and an approval made by
   // `mcp-watchdog pins approve` in another process is seen within that time.
-  const caches = new WeakMap<StateStore, Map<string, { at: number; rec: PinRecord | undefined }>>();
+  const caches = new WeakMap<StateStore, ReadCache<PinRecord | undefined>>();
   const cacheOf = (store: StateStore) => {
     let c = caches.get(store);
-    if (!c) caches.set(store, c = new Map());
+    if (!c) caches.set(store, c = new ReadCache(USE_CACHE_MS, USE_CACHE_MAX));
     return c;
   };
-  const lookup = (env: DetectorEnv, key: string): PinRecord | undefined => {
-    const useCache = cacheOf(env.store);
-    const ck = `${env.server.key}\n${key}`;
-    const now = env.now();
-    const hit = useCache.get(ck);
-    if (hit && now - hit.at < USE_CACHE_MS && now >= hit.at) return hit.rec;
-    const rec = env.store.get<PinRecord>(pinNamespace(env.server.key), key)?.value;
-    if (useCache.size >= USE_CACHE_MAX) useCache.clear();
-    useCache.set(ck, { at: now, rec });
-    return rec;
-  };
+  const lookup = (env: DetectorEnv, key: string): PinRecord | undefined =>
+    cacheOf(env.store).get(
+      `${env.server.key}\n${key}`,
+      env.now(),
+      () => env.store.get<PinRecord>(pinNamespace(env.server.key), key)?.value,
+    );
   // Lists repeat: the canonical hash of an item is reused by its (native, fast) JSON text.
   const hashes = new Map<string, { def: Json; hash: string }>();
   let cachedChars = 0;
@@ -231,11 +227,7 @@ export function createPinningDetector(opts: PinningOptions = {}): MessageDetecto
     }
     return v;
   };
-  const forget = (env: DetectorEnv) => {
-    const useCache = cacheOf(env.store);
-    const prefix = `${env.server.key}\n`;
-    for (const k of useCache.keys()) if (k.startsWith(prefix)) useCache.delete(k);
-  };
+  const forget = (env: DetectorEnv) => cacheOf(env.store).forget(`${env.server.key}\n`);
   return {
     name: "pinning",
     inspect(msg, ctx, env) {

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { ReadCache } from "../store/read_cache.ts";
 import type { WatchdogConfig } from "../config.ts";
 import { looksLikePath, normalizePosix, type PathHost, resolvePathArgument } from "../paths.ts";
 import type {
@@ -376,16 +377,9 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
 
   // Store reads (client roots, pinned annotations) are reused for up to a second: a call costs a
   // map look-up, and a change made by another wrapper or by `pins approve` is seen within that time.
-  const recent = new Map<string, { at: number; value: unknown }>();
-  const cached = <T>(env: DetectorEnv, key: string, read: () => T): T => {
-    const now = env.now();
-    const hit = recent.get(key);
-    if (hit && now >= hit.at && now - hit.at < STORE_READ_TTL_MS) return hit.value as T;
-    const value = read();
-    if (recent.size >= STORE_READ_CACHE_MAX) recent.clear();
-    recent.set(key, { at: now, value });
-    return value;
-  };
+  const recent = new ReadCache<unknown>(STORE_READ_TTL_MS, STORE_READ_CACHE_MAX);
+  const cached = <T>(env: DetectorEnv, key: string, read: () => T): T =>
+    recent.get(key, env.now(), read) as T;
   const scopeRoots = (env: DetectorEnv) =>
     cached(
       env,
@@ -517,12 +511,12 @@ export function createScopeDetector(config: WatchdogConfig, host: ScopeHost): Me
         );
         // One small record per session and server: forget those of sessions long gone.
         env.store.evict(ROOTS_NS, env.now() - 30 * 24 * 3600_000, 1000);
-        recent.delete(`roots\n${env.session}\n${env.server.key}`); // our own write: seen at once
+        recent.forget(`roots\n${env.session}\n${env.server.key}`); // our own write: seen at once
         return undefined;
       }
       // A new listing re-pins tools (Layer 1): read their annotations afresh afterwards.
       if (msg.method === "tools/list") {
-        for (const k of recent.keys()) if (k.startsWith("hints\n")) recent.delete(k);
+        recent.forget("hints\n");
         return undefined;
       }
       if (!isObj(msg.params)) return undefined;
