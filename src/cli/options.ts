@@ -280,11 +280,12 @@ Usage:
   mcp-watchdog [options] -- <server-command> [args...]   guard a stdio server
   mcp-watchdog [options] --url <https://host/mcp>        guard a remote server
   mcp-watchdog serve [--host H] [--port N] -- <server>   serve Streamable HTTP in front of a server
-  mcp-watchdog scan [--config FILE] [--format text|json|sarif]
-  mcp-watchdog wrap|unwrap [--client NAME] [--dry-run]
-  mcp-watchdog pins list|diff|approve|reset [server] [tool]
-  mcp-watchdog log [--follow] <audit-log>
-  mcp-watchdog restore [file]
+  mcp-watchdog scan [--config FILE] [--client NAME] [--format text|json|sarif] [--deep] ...
+  mcp-watchdog wrap|unwrap [--client NAME] [--config FILE] [--dry-run] ...
+  mcp-watchdog pins list|diff|approve|reset [server] [name]
+  mcp-watchdog log [--follow] [--min-severity S] <audit-log>
+  mcp-watchdog restore [--list | --all | PATH...]
+Each subcommand prints all of its options with --help.
 
 Options:
 ${rows.join("\n")}
