@@ -82,30 +82,42 @@ const K = new Uint32Array([
 
 const ENCODER = new TextEncoder();
 
-/**
- * SHA-256 of raw bytes, as lower-case hex.
- *
- * @example
- * ```ts
- * sha256HexBytes(new Uint8Array()); // "e3b0c442…b855"
- * ```
- */
-export function sha256HexBytes(data: Uint8Array): string {
-  const bitLen = data.length * 8;
+// Work buffers, reused: hashing is synchronous and never re-entered, and allocating a typed array
+// costs microseconds (its memory lives outside the JS heap), more than hashing a short token.
+// Inputs longer than SCRATCH_MAX get a buffer of their own, so none of them stays allocated.
+const SCRATCH_MAX = 64 * 1024;
+let scratch = new Uint8Array(1024);
+const W = new Uint32Array(64);
+
+/** A buffer of at least `n` bytes: the shared scratch when `n` is small. */
+function workBuffer(n: number): Uint8Array {
+  if (n > SCRATCH_MAX) return new Uint8Array(n);
+  if (scratch.length < n) {
+    scratch = new Uint8Array(Math.min(SCRATCH_MAX, 1 << (32 - Math.clz32(n))));
+  }
+  return scratch;
+}
+
+/** SHA-256 of the first `len` bytes of `buf`, which has room for the padding (pads in place). */
+function digest(buf: Uint8Array, len: number): string {
   // Message + 0x80 + zero padding + 64-bit big-endian length, to a multiple of 64 bytes.
-  const total = ((data.length + 9 + 63) >>> 6) << 6;
-  const buf = new Uint8Array(total);
-  buf.set(data);
-  buf[data.length] = 0x80;
-  const view = new DataView(buf.buffer);
-  view.setUint32(total - 8, Math.floor(bitLen / 0x100000000), false);
-  view.setUint32(total - 4, bitLen >>> 0, false);
+  const total = ((len + 9 + 63) >>> 6) << 6;
+  buf.fill(0, len, total);
+  buf[len] = 0x80;
+  const bitHi = Math.floor(len / 0x20000000); // (len * 8) / 2^32
+  const bitLo = (len * 8) >>> 0;
+  for (let i = 0; i < 4; i++) {
+    buf[total - 8 + i] = (bitHi >>> (24 - 8 * i)) & 0xff;
+    buf[total - 4 + i] = (bitLo >>> (24 - 8 * i)) & 0xff;
+  }
 
   let h0 = 0x6a09e667, h1 = 0xbb67ae85, h2 = 0x3c6ef372, h3 = 0xa54ff53a;
   let h4 = 0x510e527f, h5 = 0x9b05688c, h6 = 0x1f83d9ab, h7 = 0x5be0cd19;
-  const w = new Uint32Array(64);
+  const w = W;
   for (let off = 0; off < total; off += 64) {
-    for (let i = 0; i < 16; i++) w[i] = view.getUint32(off + i * 4, false);
+    for (let i = 0, o = off; i < 16; i++, o += 4) {
+      w[i] = (buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3];
+    }
     for (let i = 16; i < 64; i++) {
       const a = w[i - 15], b = w[i - 2];
       const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
@@ -138,9 +150,25 @@ export function sha256HexBytes(data: Uint8Array): string {
     h6 = (h6 + g) | 0;
     h7 = (h7 + h) | 0;
   }
-  let out = "";
-  for (const v of [h0, h1, h2, h3, h4, h5, h6, h7]) out += (v >>> 0).toString(16).padStart(8, "0");
-  return out;
+  return hex8(h0) + hex8(h1) + hex8(h2) + hex8(h3) + hex8(h4) + hex8(h5) + hex8(h6) + hex8(h7);
+}
+
+function hex8(v: number): string {
+  return (v >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * SHA-256 of raw bytes, as lower-case hex.
+ *
+ * @example
+ * ```ts
+ * sha256HexBytes(new Uint8Array()); // "e3b0c442…b855"
+ * ```
+ */
+export function sha256HexBytes(data: Uint8Array): string {
+  const buf = workBuffer(data.length + 72);
+  buf.set(data);
+  return digest(buf, data.length);
 }
 
 /**
@@ -152,7 +180,10 @@ export function sha256HexBytes(data: Uint8Array): string {
  * ```
  */
 export function sha256Hex(text: string): string {
-  return sha256HexBytes(ENCODER.encode(text));
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
+  const buf = workBuffer(text.length * 3 + 72);
+  const { written } = ENCODER.encodeInto(text, buf);
+  return digest(buf, written);
 }
 
 /**

@@ -64,18 +64,23 @@ export interface InFlightCall {
   readonly endedAt?: number;
 }
 
-/** Sweep the call table once it holds more than this many calls. */
-const SWEEP_ABOVE = 256;
-/** Never remember more calls than this (a client with that many calls in flight is already odd). */
+/** Never remember more calls in flight than this (a client with that many is already odd). */
 const MAX_CALLS = 4096;
+/** How many ended calls are remembered for late file events (the newest win attribution). */
+const MAX_ENDED = 64;
+
+type Call = { -readonly [K in keyof InFlightCall]: InFlightCall[K] };
 
 /**
  * Tracks the tool calls in flight for attribution. File events arrive a little after the write,
- * often after the response: ended calls are kept for `graceMs`.
+ * often after the response: the most recent ended calls are kept for `graceMs`. Runs on every
+ * call, so it stays small: in-flight calls in a map, ended ones in a short ring (a large table
+ * of ended calls measurably slowed every round trip through the garbage collector).
  */
 export class CallTracker {
-  #calls = new Map<string, InFlightCall>();
-  #sweepAbove = SWEEP_ABOVE;
+  #active = new Map<string | number | null, Call>();
+  #ended: Call[] = [];
+  #next = 0; // where the next ended call goes in the ring
   /** How long an ended call still gets attributed writes (ms). */
   readonly graceMs: number;
   readonly #now: () => number;
@@ -88,48 +93,34 @@ export class CallTracker {
 
   /** A `tools/call` request was forwarded. */
   start(id: string | number | null, tool: string): void {
-    const now = this.#now();
-    this.#calls.set(JSON.stringify(id), { id, tool, since: now });
-    // Ended calls are otherwise only dropped when a file event asks: keep the table bounded.
-    if (this.#calls.size > this.#sweepAbove) {
-      this.#sweep(now);
-      // Amortised: the next sweep waits until the table has doubled again.
-      this.#sweepAbove = Math.max(SWEEP_ABOVE, 2 * this.#calls.size);
+    if (this.#active.size >= MAX_CALLS) {
+      const oldest = this.#active.keys().next().value;
+      if (oldest !== undefined) this.#active.delete(oldest);
     }
+    this.#active.set(id, { id, tool, since: this.#now(), endedAt: undefined });
   }
 
   /** Its response (or error) came back. */
   end(id: string | number | null): void {
-    const k = JSON.stringify(id);
-    const c = this.#calls.get(k);
-    if (c) this.#calls.set(k, { ...c, endedAt: this.#now() });
+    const c = this.#active.get(id);
+    if (!c) return;
+    this.#active.delete(id);
+    c.endedAt = this.#now();
+    if (this.#ended.length < MAX_ENDED) this.#ended.push(c);
+    else this.#ended[this.#next] = c;
+    this.#next = (this.#next + 1) % MAX_ENDED;
   }
 
   /** How many calls are remembered (in flight or recently ended). */
   get size(): number {
-    return this.#calls.size;
-  }
-
-  /** Drop calls that ended more than `graceMs` ago; past the hard cap, the oldest too. */
-  #sweep(now: number): void {
-    for (const [k, c] of this.#calls) {
-      if (c.endedAt !== undefined && now - c.endedAt > this.graceMs) this.#calls.delete(k);
-    }
-    for (const k of this.#calls.keys()) {
-      if (this.#calls.size <= MAX_CALLS) break;
-      this.#calls.delete(k);
-    }
+    return this.#active.size + this.#ended.length;
   }
 
   /** Calls in flight or ended within the grace period, oldest first. */
   inFlight(): InFlightCall[] {
     const now = this.#now();
-    const out: InFlightCall[] = [];
-    for (const [k, c] of this.#calls) {
-      if (c.endedAt !== undefined && now - c.endedAt > this.graceMs) this.#calls.delete(k);
-      else out.push(c);
-    }
-    return out;
+    const recent = this.#ended.filter((c) => now - c.endedAt! <= this.graceMs);
+    return [...recent, ...this.#active.values()].sort((a, b) => a.since - b.since);
   }
 }
 

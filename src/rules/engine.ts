@@ -109,6 +109,14 @@ const UTF8_ENCODER = new TextEncoder();
 // deno-lint-ignore no-control-regex
 const NOT_PLAIN_RE = /[^\x00-\x24\x27-\x5b\x5d-\x7f]/;
 
+/** Which keywords occur in a text: a bitset by keyword id (read it with {@link hasKeyword}). */
+export type KeywordHits = number[];
+
+/** Whether keyword `id` is among `hits`. */
+export function hasKeyword(hits: KeywordHits, id: number): boolean {
+  return (hits[id >>> 5] & (1 << (id & 31))) !== 0;
+}
+
 /**
  * A multi-keyword matcher (Aho–Corasick, with a dense transition table for ASCII): one pass over a
  * string tells which keywords occur in it, at a cost independent of the number of keywords. ASCII
@@ -245,8 +253,8 @@ export class KeywordMatcher {
     this.#k = k;
   }
 
-  /** Flags (1 = present) for every keyword, by id; `null` when none occurs (the common case). */
-  find(text: string): Uint8Array | null {
+  /** The keywords that occur (see {@link hasKeyword}); `null` when none does (the common case). */
+  find(text: string): KeywordHits | null {
     if (this.#count === 0) return null;
     if (
       text.length >= BYTES_FROM && mostlyAscii(text) && !this.#relevantRe?.test(text)
@@ -257,7 +265,7 @@ export class KeywordMatcher {
     const relevant = this.#relevant;
     const lowerOf = this.#lowerOf;
     const n = text.length;
-    let present: Uint8Array | null = null;
+    let present: KeywordHits | null = null;
     let st = 0;
     let left = this.#count;
     for (let i = 0; i < n; i++) {
@@ -271,7 +279,7 @@ export class KeywordMatcher {
         st = this.#step(st, c);
       }
       if (st >= quiet) {
-        present ??= new Uint8Array(this.#count);
+        present ??= this.#hits();
         left = this.#mark(st, present, left);
         if (left === 0) return present;
       }
@@ -283,7 +291,7 @@ export class KeywordMatcher {
    * {@link find} for pure ASCII text without `&`, `%` or `\` (text that is its own normalised
    * view); `undefined` as soon as the text turns out not to be such text.
    */
-  findPlain(text: string): Uint8Array | null | undefined {
+  findPlain(text: string): KeywordHits | null | undefined {
     if (this.#count === 0) return NOT_PLAIN_RE.test(text) ? undefined : null;
     if (text.length < BYTES_FROM) return this.#findPlainUnits(text);
     return this.#findBytes(text, true);
@@ -300,14 +308,14 @@ export class KeywordMatcher {
    * character sends the automaton back to the root, as the character itself would; chunks that
    * are mostly non-ASCII are read as UTF-16 units instead.
    */
-  #findBytes(text: string, plain: boolean): Uint8Array | null | undefined {
+  #findBytes(text: string, plain: boolean): KeywordHits | null | undefined {
     const buf = this.#scratch;
     const ascii = this.#ascii;
     const cls = plain ? this.#plainCls : this.#byteCls;
     const quiet = this.#quiet;
     const n = text.length;
     const step = plain ? SCRATCH : SCRATCH >> 2; // a UTF-16 unit is at most 3 bytes
-    let present: Uint8Array | null = null;
+    let present: KeywordHits | null = null;
     let st = 0;
     let left = this.#count;
     for (let off = 0; off < n; off += step) {
@@ -321,7 +329,7 @@ export class KeywordMatcher {
         for (let i = 0; i < part.length; i++) {
           const c = part.charCodeAt(i);
           st = c < 128 ? ascii[st + units[c]] : 0;
-          if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
+          if (st >= quiet) left = this.#mark(st, present ??= this.#hits(), left);
         }
         continue;
       }
@@ -336,8 +344,8 @@ export class KeywordMatcher {
           if (xa === NOT_PLAIN || xb === NOT_PLAIN) return undefined;
           st = ascii[st + xa];
           sb = ascii[sb + xb];
-          if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
-          if (sb >= quiet) left = this.#mark(sb, present ??= new Uint8Array(this.#count), left);
+          if (st >= quiet) left = this.#mark(st, present ??= this.#hits(), left);
+          if (sb >= quiet) left = this.#mark(sb, present ??= this.#hits(), left);
         }
         i = j;
         st = sb;
@@ -346,17 +354,17 @@ export class KeywordMatcher {
         const x = cls[buf[i]];
         if (x === NOT_PLAIN) return undefined;
         st = ascii[st + x];
-        if (st >= quiet) left = this.#mark(st, present ??= new Uint8Array(this.#count), left);
+        if (st >= quiet) left = this.#mark(st, present ??= this.#hits(), left);
       }
     }
     return present;
   }
 
-  #findPlainUnits(text: string): Uint8Array | null | undefined {
+  #findPlainUnits(text: string): KeywordHits | null | undefined {
     const ascii = this.#ascii;
     const cls = this.#plainCls;
     const quiet = this.#quiet;
-    let present: Uint8Array | null = null;
+    let present: KeywordHits | null = null;
     let st = 0;
     let left = this.#count;
     const n = text.length;
@@ -367,7 +375,7 @@ export class KeywordMatcher {
       if (x === NOT_PLAIN) return undefined;
       st = ascii[st + x];
       if (st >= quiet) {
-        present ??= new Uint8Array(this.#count);
+        present ??= this.#hits();
         left = this.#mark(st, present, left);
         if (left === 0) break;
       }
@@ -379,14 +387,21 @@ export class KeywordMatcher {
     return present;
   }
 
-  #mark(st: number, present: Uint8Array, left: number): number {
+  #mark(st: number, present: KeywordHits, left: number): number {
     for (const id of this.#out[st / this.#k]) {
-      if (!present[id]) {
-        present[id] = 1;
+      const bit = 1 << (id & 31);
+      if ((present[id >>> 5] & bit) === 0) {
+        present[id >>> 5] |= bit;
         left--;
       }
     }
     return left;
+  }
+
+  // A plain array, not a typed one: allocating a typed array costs microseconds (its buffer lives
+  // outside the JS heap), more than scanning a short text.
+  #hits(): KeywordHits {
+    return new Array<number>((this.#count + 31) >>> 5).fill(0);
   }
 
   #step(st: number, c: number): number {
@@ -456,10 +471,10 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
   };
 }
 
-function wants(cr: CompiledRule, present: Uint8Array | null): boolean {
+function wants(cr: CompiledRule, present: KeywordHits | null): boolean {
   if (cr.keywordIds.length === 0) return true;
   if (present === null) return false;
-  for (const id of cr.keywordIds) if (present[id]) return true;
+  for (const id of cr.keywordIds) if (hasKeyword(present, id)) return true;
   return false;
 }
 
@@ -567,7 +582,7 @@ export function scanText(
   const plan = planFor(set, kind);
   if (plan.rules.length === 0) return [];
   let main: TextView;
-  let mainPresent: Uint8Array | null;
+  let mainPresent: KeywordHits | null;
   const plainPresent = set.matcher.findPlain(text);
   if (plainPresent !== undefined) {
     // Pure ASCII without & % \: the text is its own view (as normalizeForMatching would say).
@@ -583,8 +598,8 @@ export function scanText(
   }
   const hits: RuleHit[] = [];
   const raw: TextView = main.identity ? main : plainView(text);
-  let rawPresent: Uint8Array | null | undefined = main.identity ? mainPresent : undefined;
-  let decoded: { view: TextView; present: Uint8Array | null }[] | undefined;
+  let rawPresent: KeywordHits | null | undefined = main.identity ? mainPresent : undefined;
+  let decoded: { view: TextView; present: KeywordHits | null }[] | undefined;
   for (const cr of plan.rules) {
     if (cr.rule.match.view === "raw") {
       if (rawPresent === undefined) rawPresent = set.matcher.find(text);

@@ -4,6 +4,10 @@
  * with nothing changed is written as the very chunk), with backpressure: the next chunk is not
  * read before the previous writes are accepted.
  *
+ * Byte streams (what Deno gives for stdin and a child's stdout) are read into one reused buffer
+ * (a "bring your own buffer" reader): a default reader allocates and zeroes a fresh 64 KiB chunk
+ * for every read, which on small messages costs more than everything else the pump does.
+ *
  * @module
  */
 import { type Frame, LineFramer } from "../proxy/framing.ts";
@@ -29,6 +33,55 @@ export interface PumpOptions {
 }
 
 const encoder = new TextEncoder();
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Reads chunks from `source`; each chunk is valid until the next `read()`. The next read is
+ * already under way while the caller works on a chunk (two buffers take turns), so a large
+ * message keeps flowing while the previous part is being framed.
+ */
+function chunkReader(source: ReadableStream<Uint8Array>): {
+  read(): Promise<Uint8Array | null>;
+  release(): void;
+} {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = source.getReader({ mode: "byob" });
+  } catch { /* not a byte stream: fall back to the default reader */ }
+  if (byob) {
+    const reader = byob;
+    let spare: ArrayBuffer = new ArrayBuffer(READ_BUFFER_BYTES);
+    let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader.read(
+      new Uint8Array(new ArrayBuffer(READ_BUFFER_BYTES)),
+    );
+    let current: ArrayBuffer | undefined;
+    return {
+      async read() {
+        if (!next) return null;
+        // The chunk handed out last time is done with: its buffer becomes the spare.
+        if (current) spare = current;
+        const { value, done } = await next;
+        if (done || !value) {
+          next = undefined;
+          return null;
+        }
+        current = value.buffer as ArrayBuffer; // the read transferred it: take it back
+        next = reader.read(new Uint8Array(spare));
+        next.catch(() => {}); // reported by the read that awaits it
+        return value;
+      },
+      release: () => reader.releaseLock(),
+    };
+  }
+  const reader = source.getReader();
+  return {
+    async read() {
+      const { value, done } = await reader.read();
+      return done ? null : value;
+    },
+    release: () => reader.releaseLock(),
+  };
+}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
@@ -47,7 +100,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 export async function pumpLines(o: PumpOptions): Promise<void> {
   const framer = new LineFramer(o.maxMessageBytes);
   const decoder = new TextDecoder();
-  const reader = o.source.getReader();
+  const reader = chunkReader(o.source);
 
   const route = async (frames: Frame[], chunk: Uint8Array | null, whole: boolean) => {
     const fwd: Uint8Array[] = [];
@@ -76,8 +129,8 @@ export async function pumpLines(o: PumpOptions): Promise<void> {
 
   try {
     while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
+      const value = await reader.read();
+      if (value === null) break;
       const hadPartial = framer.pending;
       const frames = framer.push(value);
       if (frames.length === 0) continue;
@@ -90,6 +143,6 @@ export async function pumpLines(o: PumpOptions): Promise<void> {
     const rest = framer.end();
     if (rest.length) await route(rest, null, false);
   } finally {
-    reader.releaseLock();
+    reader.release();
   }
 }
