@@ -54,3 +54,28 @@ Deno.test("framing: bounded memory while discarding a huge line", () => {
 Deno.test("framing: rejects a non-positive limit with a clear error", () => {
   assert.throws(() => new LineFramer(0), /maxBytes must be positive, got 0/);
 });
+
+Deno.test("framing: a line handed out from the framer's buffer is not overwritten by a partial line in the same chunk (regression)", () => {
+  const f = new LineFramer(1 << 20);
+  assert.deepEqual(f.push(enc('{"first":"' + "a".repeat(100))), []);
+  // Completes the first line (from the framer's buffer) and starts another partial line.
+  const frames = f.push(enc('"}\n{"second":"' + "b".repeat(50)));
+  assert.equal(frames.length, 1);
+  assert.equal(
+    frames[0].type === "line" && dec(frames[0].bytes),
+    '{"first":"' + "a".repeat(100) + '"}',
+  );
+  const last = f.push(enc('"}\n'));
+  assert.equal(
+    last[0].type === "line" && dec(last[0].bytes),
+    '{"second":"' + "b".repeat(50) + '"}',
+  );
+  // The buffer is reused for later long lines, across many messages.
+  for (let i = 0; i < 50; i++) {
+    const body = `{"n":${i},"x":"${"c".repeat(i * 31)}"}`;
+    assert.deepEqual(f.push(enc(body.slice(0, 7))), []);
+    const [l] = f.push(enc(body.slice(7) + "\n"));
+    assert.equal(l.type === "line" && dec(l.bytes), body);
+  }
+  assert.equal(f.pending, false);
+});

@@ -15,24 +15,34 @@
  * @module
  */
 
-/** A complete line (without its LF; a CR before it is kept, JSON.parse ignores it), or a discarded oversized line. */
+/**
+ * A complete line (without its LF; a CR before it is kept, JSON.parse ignores it), or a discarded
+ * oversized line. A line's `bytes` are valid until the next `push` or `end`: they may be a view of
+ * the caller's chunk or of the framer's own buffer, which the next partial line reuses.
+ */
 export type Frame =
   | {
     readonly type: "line";
-    readonly bytes:
-      Uint8Array; /** Offset just past the LF in the chunk; -1 if the line spanned chunks. */
+    readonly bytes: Uint8Array;
+    /** Offset just past the LF in the chunk; -1 if the line spanned chunks. */
     readonly end: number;
   }
   | { readonly type: "oversized"; readonly prefix: Uint8Array; readonly bytes: number };
 
 const LF = 10;
 const PREFIX_BYTES = 4096;
+/** The partial-line buffer is kept between messages up to this size (larger ones are let go). */
+const KEEP_BYTES = 4 << 20;
 
 /** Splits a byte stream into lines, bounded by `maxBytes` per line. */
 export class LineFramer {
   readonly maxBytes: number;
-  #parts: Uint8Array[] = [];
+  // The start of a line that spans chunks. One buffer, grown by doubling and reused for the next
+  // long line: fresh memory for every chunk of a multi-megabyte message cost more than copying.
+  #buf = new Uint8Array(0);
   #partLen = 0;
+  // The buffer holds a line handed out by this push: a partial line after it needs other memory.
+  #lent = false;
   /** While discarding an oversized line: its first bytes and its size so far. */
   #skip: { prefix: Uint8Array; bytes: number } | null = null;
 
@@ -46,8 +56,9 @@ export class LineFramer {
     return this.#partLen > 0 || this.#skip !== null;
   }
 
-  /** Feed a chunk; returns the frames it completes. */
+  /** Feed a chunk; returns the frames it completes (valid until the next `push` or `end`). */
   push(chunk: Uint8Array): Frame[] {
+    this.#lent = false; // the frames of the previous push are done with
     const out: Frame[] = [];
     let start = 0;
     while (start <= chunk.length) {
@@ -57,21 +68,20 @@ export class LineFramer {
       if (this.#skip) {
         this.#skip.bytes += piece.length;
       } else if (this.#partLen + piece.length > this.maxBytes) {
-        const head = this.#concat(piece);
-        this.#skip = { prefix: head.slice(0, PREFIX_BYTES), bytes: head.length };
-        this.#parts = [];
-        this.#partLen = 0;
+        const bytes = this.#partLen + piece.length;
+        const head = this.#partLen > 0 ? this.#append(piece) : piece;
+        this.#skip = { prefix: head.slice(0, PREFIX_BYTES), bytes };
+        this.#reset();
       } else if (nl !== -1) {
         if (this.#partLen === 0) out.push({ type: "line", bytes: piece, end: nl + 1 });
         else {
-          out.push({ type: "line", bytes: this.#concat(piece), end: -1 });
-          this.#parts = [];
-          this.#partLen = 0;
+          out.push({ type: "line", bytes: this.#append(piece), end: -1 });
+          this.#reset();
+          this.#lent = true;
         }
       } else if (piece.length) {
-        // Copy: the caller may reuse the chunk buffer.
-        this.#parts.push(piece.slice());
-        this.#partLen += piece.length;
+        // Copied: the caller may reuse the chunk's memory.
+        this.#append(piece);
       }
       if (nl === -1) break;
       if (this.#skip) {
@@ -91,21 +101,31 @@ export class LineFramer {
       return [{ type: "oversized", prefix: s.prefix, bytes: s.bytes }];
     }
     if (this.#partLen === 0) return [];
-    const bytes = this.#concat(new Uint8Array());
-    this.#parts = [];
-    this.#partLen = 0;
+    const bytes = this.#buf.subarray(0, this.#partLen);
+    this.#reset();
+    this.#lent = true;
     return [{ type: "line", bytes, end: -1 }];
   }
 
-  #concat(last: Uint8Array): Uint8Array {
-    if (this.#partLen === 0) return last;
-    const all = new Uint8Array(this.#partLen + last.length);
-    let o = 0;
-    for (const p of this.#parts) {
-      all.set(p, o);
-      o += p.length;
+  /** Add `piece` to the partial line; returns the partial line so far (a view of the buffer). */
+  #append(piece: Uint8Array): Uint8Array {
+    const need = this.#partLen + piece.length;
+    if (this.#lent && this.#partLen === 0) {
+      this.#buf = new Uint8Array(Math.max(need, 4096));
+      this.#lent = false;
+    } else if (need > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(need, 2 * this.#buf.length, 4096));
+      grown.set(this.#buf.subarray(0, this.#partLen));
+      this.#buf = grown;
     }
-    all.set(last, o);
-    return all;
+    this.#buf.set(piece, this.#partLen);
+    this.#partLen = need;
+    return this.#buf.subarray(0, need);
+  }
+
+  /** Forget the partial line (its bytes stay valid until the buffer is written again). */
+  #reset(): void {
+    this.#partLen = 0;
+    if (this.#buf.length > KEEP_BYTES) this.#buf = new Uint8Array(0);
   }
 }

@@ -471,13 +471,6 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
   };
 }
 
-function wants(cr: CompiledRule, present: KeywordHits | null): boolean {
-  if (cr.keywordIds.length === 0) return true;
-  if (present === null) return false;
-  for (const id of cr.keywordIds) if (hasKeyword(present, id)) return true;
-  return false;
-}
-
 /** What a rule set needs for one field kind, worked out once per kind. */
 interface KindPlan {
   /** The rules that apply to the kind, in order. */
@@ -486,6 +479,34 @@ interface KindPlan {
   readonly always: boolean;
   /** Some of them also run on decoded blobs. */
   readonly decoded: boolean;
+  /** Some of them match the raw text, not the normalised view. */
+  readonly raw: boolean;
+  /** Indexes (into `rules`) of the rules without keywords. */
+  readonly alwaysIdx: readonly number[];
+  /** By keyword id: indexes of the rules that list the keyword (a text names few keywords, so
+   * the rules to run are found from its keywords, not by asking every rule). */
+  readonly byKeyword: readonly (readonly number[] | undefined)[];
+}
+
+/** Indexes of the plan's rules that `present` asks for (plus those without keywords), in order. */
+function wanted(plan: KindPlan, present: KeywordHits | null): readonly number[] {
+  if (present === null) return plan.alwaysIdx;
+  const out = plan.alwaysIdx.slice();
+  for (let wi = 0; wi < present.length; wi++) {
+    let w = present[wi];
+    while (w !== 0) {
+      const low = w & -w;
+      w ^= low;
+      const rules = plan.byKeyword[(wi << 5) + 31 - Math.clz32(low)];
+      if (rules) { for (const r of rules) out.push(r); }
+    }
+  }
+  if (out.length < 2) return out;
+  out.sort((a, b) => a - b);
+  let n = 1;
+  for (let i = 1; i < out.length; i++) if (out[i] !== out[n - 1]) out[n++] = out[i];
+  out.length = n;
+  return out;
 }
 
 // Per compiled rule set: the plan of each field kind (built on first use; a set is immutable).
@@ -503,10 +524,19 @@ function planFor(set: CompiledRules, kind: FieldKind | undefined): KindPlan {
   let plan = plans.get(kind);
   if (plan === undefined) {
     const rules = set.rules.filter((cr) => kind === undefined || !cr.kinds || cr.kinds.has(kind));
+    const byKeyword: number[][] = [];
+    const alwaysIdx: number[] = [];
+    rules.forEach((cr, i) => {
+      if (cr.keywordIds.length === 0) alwaysIdx.push(i);
+      for (const id of cr.keywordIds) (byKeyword[id] ??= []).push(i);
+    });
     plan = {
       rules,
-      always: rules.some((cr) => cr.keywordIds.length === 0),
+      always: alwaysIdx.length > 0,
       decoded: rules.some((cr) => cr.onDecoded),
+      raw: rules.some((cr) => cr.rule.match.view === "raw"),
+      alwaysIdx,
+      byKeyword,
     };
     plans.set(kind, plan);
   }
@@ -597,22 +627,27 @@ export function scanText(
     mainPresent = set.matcher.find(main.text);
   }
   const hits: RuleHit[] = [];
-  const raw: TextView = main.identity ? main : plainView(text);
-  let rawPresent: KeywordHits | null | undefined = main.identity ? mainPresent : undefined;
-  let decoded: { view: TextView; present: KeywordHits | null }[] | undefined;
-  for (const cr of plan.rules) {
-    if (cr.rule.match.view === "raw") {
-      if (rawPresent === undefined) rawPresent = set.matcher.find(text);
-      if (wants(cr, rawPresent)) runRule(cr, raw, text, hits);
-      continue;
+  const rules = plan.rules;
+  if (main.identity) {
+    // The text is its own normalised view: one keyword pass serves the raw-view rules too.
+    for (const i of wanted(plan, mainPresent)) runRule(rules[i], main, text, hits);
+  } else {
+    for (const i of wanted(plan, mainPresent)) {
+      if (rules[i].rule.match.view !== "raw") runRule(rules[i], main, text, hits);
     }
-    if (wants(cr, mainPresent)) runRule(cr, main, text, hits);
-    if (cr.onDecoded) {
-      decoded ??= decodedViews(main, set.decodeOptions).map((view) => ({
-        view,
-        present: set.matcher.find(view.text),
-      }));
-      for (const d of decoded) if (wants(cr, d.present)) runRule(cr, d.view, text, hits);
+    if (plan.raw) {
+      const raw = plainView(text);
+      for (const i of wanted(plan, set.matcher.find(text))) {
+        if (rules[i].rule.match.view === "raw") runRule(rules[i], raw, text, hits);
+      }
+    }
+  }
+  if (plan.decoded) {
+    for (const view of decodedViews(main, set.decodeOptions)) {
+      for (const i of wanted(plan, set.matcher.find(view.text))) {
+        const cr = rules[i];
+        if (cr.onDecoded && cr.rule.match.view !== "raw") runRule(cr, view, text, hits);
+      }
     }
   }
   return mergeSameRule(hits, text);

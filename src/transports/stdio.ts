@@ -15,7 +15,10 @@ import type { Routed } from "../proxy/session.ts";
 
 const NL = new Uint8Array([10]);
 
-/** An ordered byte sink shared by the two pumps (one writer per stream). */
+/**
+ * An ordered byte sink shared by the two pumps (one writer per stream). Writes happen in the order
+ * `write` is called, also when the caller does not wait for one before calling the next.
+ */
 export interface ByteSink {
   write(bytes: Uint8Array): Promise<void>;
 }
@@ -96,6 +99,21 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Up to this many bytes, parts are joined into one write; larger ones are written as they are. */
+const JOIN_BYTES = 64 * 1024;
+
+/**
+ * Write `parts` in order: small ones joined (one write), large ones without copying them. The
+ * writes are all issued before the first is awaited, so that the other pump (which writes replies
+ * to the same sink) cannot slip a message in between a line and its newline.
+ */
+async function writeParts(sink: ByteSink, parts: Uint8Array[]): Promise<void> {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  if (n <= JOIN_BYTES) return sink.write(concat(parts));
+  await Promise.all(parts.map((p) => sink.write(p)));
+}
+
 /** Pump one direction until the source ends. Resolves when everything read has been written. */
 export async function pumpLines(o: PumpOptions): Promise<void> {
   const framer = new LineFramer(o.maxMessageBytes);
@@ -122,9 +140,9 @@ export async function pumpLines(o: PumpOptions): Promise<void> {
       }
       for (const s of r.replies) replies.push(encoder.encode(s + "\n"));
     }
-    if (replies.length) await o.reply.write(concat(replies));
+    if (replies.length) await writeParts(o.reply, replies);
     if (untouched && chunk) await o.forward.write(chunk);
-    else if (fwd.length) await o.forward.write(concat(fwd));
+    else if (fwd.length) await writeParts(o.forward, fwd);
   };
 
   try {
