@@ -38,6 +38,19 @@ export const SHARED: string = fromFileUrl(new URL("../../shared/", import.meta.u
 /** Sanitizer settings for tests that drive SDK clients (the SDK keeps timers of its own). */
 export const SDK_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
 
+/** A user rule as a `--rules` directory holds it: neutralises "Project Bluebird". */
+export const CODENAME_RULE_YAML: string = `id: company-codename
+title: Internal codename
+family: custom
+severity: medium
+action: neutralize
+marker: codename
+message: The internal codename must not reach the model.
+match:
+  keywords: [bluebird]
+  patterns: ['\\bproject\\s+bluebird\\b']
+`;
+
 /** A fixture script's path. */
 export function fixture(name: string): string {
   return `${ROOT}tests/fixtures/${name}`;

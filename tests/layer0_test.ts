@@ -14,7 +14,7 @@ import { applyEdits } from "../src/rules/engine.ts";
 import { validateRule } from "../src/rules/schema.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { FieldKind, Finding, Json, MessageContext } from "../src/types.ts";
-import { connect, EVERYTHING, PROXY, SDK_TEST } from "./helpers.ts";
+import { CODENAME_RULE_YAML, connect, EVERYTHING, PROXY, SDK_TEST } from "./helpers.ts";
 
 const L0 = createLayer0Detector(BUILTIN_RULES);
 const CTX: MessageContext = {
@@ -273,17 +273,7 @@ Deno.test({
     try {
       await Deno.writeTextFile(
         `${dir}/codename.yaml`,
-        `id: company-codename
-title: Internal codename
-family: custom
-severity: medium
-action: neutralize
-marker: codename
-message: The internal codename must not reach the model.
-match:
-  keywords: [bluebird]
-  patterns: ['\\bproject\\s+bluebird\\b']
-`,
+        CODENAME_RULE_YAML,
       );
       const client = await connect([...PROXY, "--rules", dir, "--", ...EVERYTHING]);
       try {

@@ -14,6 +14,7 @@ import { type Rule, RuleError, validateRule } from "../src/rules/schema.ts";
 import { validators } from "../src/rules/validators.ts";
 import { replacementFor } from "../src/detectors/layer0.ts";
 import type { FieldKind } from "../src/types.ts";
+import { CODENAME_RULE_YAML } from "./helpers.ts";
 
 const FILES = readRuleFiles();
 const RULES: Rule[] = FILES.flatMap((f) => parseRuleFile(f.text, `rules/${f.name}`));
@@ -131,17 +132,7 @@ Deno.test("load: --rules directories from real files; a user rule overrides a bu
   try {
     await Deno.writeTextFile(
       `${dir}/company.yaml`,
-      `id: company-codename
-title: Internal codename
-family: custom
-severity: medium
-action: neutralize
-marker: codename
-message: The internal codename must not reach the model.
-match:
-  keywords: [bluebird]
-  patterns: ['\\bproject\\s+bluebird\\b']
-tests:
+      `${CODENAME_RULE_YAML}tests:
   match:
     - input: "see Project Bluebird"
       output: "see [mcp-watchdog removed: codename (company-codename)]"
