@@ -18,11 +18,14 @@ export interface PendingRequest {
   readonly since: number;
 }
 
-const key = (id: JsonRpcId): string => typeof id === "string" ? `s:${id}` : `n:${String(id)}`;
+type Entry = PendingRequest & { id: JsonRpcId };
 
 /** Outstanding requests sent in one direction. */
 export class RequestTracker {
-  #pending = new Map<string, PendingRequest & { id: JsonRpcId }>();
+  // Numeric and other ids in separate maps, keyed by the id itself: the id `1` and the id `"1"`
+  // stay distinct without building a key string per message.
+  #byNumber = new Map<number, Entry>();
+  #byOther = new Map<string | null, Entry>();
   /** How long an unanswered request is remembered. */
   readonly timeoutMs: number;
   /** The most requests remembered at once. */
@@ -36,42 +39,54 @@ export class RequestTracker {
 
   /** Remember a request. Old entries are swept when the table is full. */
   track(id: JsonRpcId, method: string, tool: string | undefined, now: number): void {
-    if (this.#pending.size >= this.maxEntries) this.sweep(now);
-    if (this.#pending.size >= this.maxEntries) {
-      // Still full: drop the oldest (insertion order) rather than grow without bound.
-      const oldest = this.#pending.keys().next().value;
-      if (oldest !== undefined) this.#pending.delete(oldest);
+    if (this.size >= this.maxEntries) this.sweep(now);
+    if (this.size >= this.maxEntries) {
+      // Still full: drop the oldest rather than grow without bound.
+      const a = this.#byNumber.values().next().value;
+      const b = this.#byOther.values().next().value;
+      const oldest = a && (!b || a.since <= b.since) ? a : b;
+      if (oldest) this.cancel(oldest.id);
     }
-    this.#pending.set(key(id), { id, method, tool, since: now });
+    const entry: Entry = { id, method, tool, since: now };
+    if (typeof id === "number") this.#byNumber.set(id, entry);
+    else this.#byOther.set(id, entry);
   }
 
   /** The request a response answers; forgets it. */
   resolve(id: JsonRpcId): PendingRequest | undefined {
-    const k = key(id);
-    const p = this.#pending.get(k);
-    if (p) this.#pending.delete(k);
+    if (typeof id === "number") {
+      const p = this.#byNumber.get(id);
+      if (p) this.#byNumber.delete(id);
+      return p;
+    }
+    const p = this.#byOther.get(id);
+    if (p) this.#byOther.delete(id);
     return p;
   }
 
   /** Forget a cancelled request. */
   cancel(id: JsonRpcId): void {
-    this.#pending.delete(key(id));
+    if (typeof id === "number") this.#byNumber.delete(id);
+    else this.#byOther.delete(id);
   }
 
   /** Drop entries older than the timeout. */
   sweep(now: number): void {
-    for (const [k, p] of this.#pending) {
-      if (now - p.since > this.timeoutMs) this.#pending.delete(k);
+    for (const [k, p] of this.#byNumber) {
+      if (now - p.since > this.timeoutMs) this.#byNumber.delete(k);
     }
+    for (const [k, p] of this.#byOther) if (now - p.since > this.timeoutMs) this.#byOther.delete(k);
   }
 
   /** Outstanding requests, oldest first. */
-  outstanding(): (PendingRequest & { id: JsonRpcId })[] {
-    return [...this.#pending.values()];
+  outstanding(): Entry[] {
+    return [...this.#byNumber.values(), ...this.#byOther.values()].sort((a, b) =>
+      a.since - b.since
+    );
   }
 
   /** How many requests are outstanding. */
   get size(): number {
-    return this.#pending.size;
+    return this.#byNumber.size + this.#byOther.size;
   }
 }
