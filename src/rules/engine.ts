@@ -401,7 +401,10 @@ export class KeywordMatcher {
   // A plain array, not a typed one: allocating a typed array costs microseconds (its buffer lives
   // outside the JS heap), more than scanning a short text.
   #hits(): KeywordHits {
-    return new Array<number>((this.#count + 31) >>> 5).fill(0);
+    const n = (this.#count + 31) >>> 5;
+    const hits: KeywordHits = [];
+    for (let i = 0; i < n; i++) hits.push(0);
+    return hits;
   }
 
   #step(st: number, c: number): number {
