@@ -89,7 +89,11 @@ export {
   type Routed,
   type SessionSinks,
 } from "./src/proxy/session.ts";
-export { type PendingRequest, RequestTracker } from "./src/proxy/correlation.ts";
+export {
+  type PendingRequest,
+  RequestTracker,
+  type TrackedRequest,
+} from "./src/proxy/correlation.ts";
 export type {
   Rule,
   RuleDecoder,

@@ -18,7 +18,12 @@ export interface PendingRequest {
   readonly since: number;
 }
 
-type Entry = PendingRequest & { id: JsonRpcId };
+/** An outstanding request with its id. */
+export interface TrackedRequest extends PendingRequest {
+  /** The request's JSON-RPC id. */
+  readonly id: JsonRpcId;
+}
+type Entry = TrackedRequest;
 
 /** Outstanding requests sent in one direction. */
 export class RequestTracker {
@@ -79,7 +84,7 @@ export class RequestTracker {
   }
 
   /** Outstanding requests, oldest first. */
-  outstanding(): Entry[] {
+  outstanding(): TrackedRequest[] {
     return [...this.#byNumber.values(), ...this.#byOther.values()].sort((a, b) =>
       a.since - b.since
     );
