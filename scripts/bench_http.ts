@@ -41,6 +41,8 @@ export interface HttpBenchResult {
   readonly everything?: {
     readonly direct: HttpFigures;
     readonly serve: HttpFigures;
+    /** The pass-through that parses nothing, in front of server-everything. */
+    readonly floor: HttpFigures;
     readonly p50_ratio: number;
     readonly p99_ratio: number;
   };
@@ -172,12 +174,18 @@ async function sample(
 async function benchEverything(iterations: number, state: string) {
   await using ev = await startEverything();
   await using gw = await startServe(["--state-dir", state, "--quiet", "--url", ev.url]);
-  const targets = [await openTarget(ev.url), await openTarget(gw.url)];
-  const [direct, serve] = await sample(targets, { message: "hello" }, iterations, 0, 0);
+  await using pass = await startPassThrough(ev.url);
+  const targets = [
+    await openTarget(ev.url),
+    await openTarget(gw.url),
+    await openTarget(pass.url),
+  ];
+  const [direct, serve, floor] = await sample(targets, { message: "hello" }, iterations, 0, 0);
   for (const t of targets) await t.close();
   return {
     direct,
     serve,
+    floor,
     p50_ratio: round(serve.p50_ms / direct.p50_ms),
     p99_ratio: round(serve.p99_ms / direct.p99_ms),
   };
@@ -299,6 +307,11 @@ if (import.meta.main && Deno.args.includes("--pass-through")) {
       );
       console.log(
         `HTTP round trip p99 (server-everything): direct ${e.direct.p99_ms} ms, through serve ${e.serve.p99_ms} ms = ${e.p99_ratio}x`,
+      );
+      console.log(
+        `Pass-through floor (server-everything):  p50 ${e.floor.p50_ms} ms = ${
+          round(e.floor.p50_ms / e.direct.p50_ms)
+        }x direct (serve/floor: p50 ${round(e.serve.p50_ms / e.floor.p50_ms)}x)`,
       );
     }
     console.log(
