@@ -4,7 +4,7 @@
  * pass-through. Also the scanning throughput of the detectors on clean text and on text dense with
  * near-misses, the pin-check cost, and (when present) the HTTP figures.
  *
- * usage: deno task bench [--calls 2000] [--big 10] [--json]
+ * usage: deno task bench [--calls 2000] [--big 10] [--json] [--no-http]
  *
  * @module
  */
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     calls: { type: "string", default: "2000" },
     big: { type: "string", default: "10" },
     json: { type: "boolean" },
+    "no-http": { type: "boolean" },
   },
 });
 const CALLS = Number(values.calls), BIG = Number(values.big), MB = 1_000_000;
@@ -364,8 +365,8 @@ else {
   }
 }
 
-// HTTP figures, when the HTTP transport's benchmark exists.
-try {
+// HTTP figures (scripts/bench_http.ts), unless --no-http.
+if (!values["no-http"]) {
   await Deno.stat(`${root}scripts/bench_http.ts`);
   const p = new Deno.Command(deno, {
     args: ["run", "-A", `${root}scripts/bench_http.ts`],
@@ -373,4 +374,4 @@ try {
     stderr: "inherit",
   }).spawn();
   await p.status;
-} catch { /* no HTTP benchmark yet */ }
+}
