@@ -13,7 +13,13 @@ import {
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { connect, EVERYTHING, SDK_TEST, tempDir } from "./helpers.ts";
-import { startEverything, startFlakyServer, startServe } from "./fixtures/flaky_http_server.ts";
+import {
+  type FlakyOptions,
+  type FlakyServer,
+  startEverything,
+  startFlakyServer,
+  startServe,
+} from "./fixtures/flaky_http_server.ts";
 
 async function httpClient(url: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client(
@@ -38,6 +44,35 @@ async function httpClient(url: string, headers: Record<string, string> = {}): Pr
 }
 
 /** The same conversation with two clients; every answer must be equal. */
+/**
+ * A flaky upstream server, `serve --url` in front of it (with its own state directory and `args`)
+ * and an SDK client of the gateway, all closed after `fn`.
+ */
+async function viaGateway(
+  o: { upstream?: FlakyOptions; args?: string[] },
+  fn: (client: Client, server: FlakyServer) => Promise<void>,
+): Promise<void> {
+  const server = await startFlakyServer(o.upstream);
+  await using dir = await tempDir();
+  try {
+    await using gw = await startServe([
+      "--state-dir",
+      `${dir.path}/state`,
+      ...(o.args ?? []),
+      "--url",
+      server.url,
+    ]);
+    const client = await httpClient(gw.url);
+    try {
+      await fn(client, server);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
 async function sameAnswers(a: Client, b: Client): Promise<void> {
   const [ta, tb] = [await a.listTools(), await b.listTools()];
   assert.deepEqual(tb, ta);
@@ -316,23 +351,12 @@ Deno.test({
 Deno.test({
   name: "serve: a client resumes a dropped stream through the gateway with Last-Event-ID",
   ...SDK_TEST,
-  fn: async () => {
-    const server = await startFlakyServer();
-    await using dir = await tempDir();
-    try {
-      await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", server.url]);
-      const client = await httpClient(gw.url);
-      try {
-        const r = await client.callTool({ name: "slow", arguments: {} });
-        assert.deepEqual(r, { content: [{ type: "text", text: "slow result after resume" }] });
-        assert.ok(server.stats.resumes.length >= 1, "the Last-Event-ID reached the server");
-      } finally {
-        await client.close();
-      }
-    } finally {
-      await server.close();
-    }
-  },
+  fn: () =>
+    viaGateway({}, async (client, server) => {
+      const r = await client.callTool({ name: "slow", arguments: {} });
+      assert.deepEqual(r, { content: [{ type: "text", text: "slow result after resume" }] });
+      assert.ok(server.stats.resumes.length >= 1, "the Last-Event-ID reached the server");
+    }),
 });
 
 Deno.test({
@@ -395,60 +419,31 @@ Deno.test({
   name:
     "serve --url: a legacy HTTP+SSE server (2024-11-05) is reached through the client transport",
   ...SDK_TEST,
-  fn: async () => {
-    const server = await startFlakyServer({ legacy: true, poison: true });
-    await using dir = await tempDir();
-    try {
-      await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", server.url]);
-      const client = await httpClient(gw.url);
-      try {
-        const { tools } = await client.listTools();
-        const echo = tools.find((t: { name: string }) => t.name === "echo")!;
-        assert.match(echo.description!, /mcp-watchdog removed/);
-        assert.deepEqual(await client.callTool({ name: "ask", arguments: {} }), {
-          content: [{ type: "text", text: "model said: sampled answer" }],
-        });
-        assert.deepEqual(await client.callTool({ name: "echo", arguments: { text: "old" } }), {
-          content: [{ type: "text", text: "Echo: old" }],
-        });
-      } finally {
-        await client.close();
-      }
-    } finally {
-      await server.close();
-    }
-  },
+  fn: () =>
+    viaGateway({ upstream: { legacy: true, poison: true } }, async (client) => {
+      const { tools } = await client.listTools();
+      const echo = tools.find((t: { name: string }) => t.name === "echo")!;
+      assert.match(echo.description!, /mcp-watchdog removed/);
+      assert.deepEqual(await client.callTool({ name: "ask", arguments: {} }), {
+        content: [{ type: "text", text: "model said: sampled answer" }],
+      });
+      assert.deepEqual(await client.callTool({ name: "echo", arguments: { text: "old" } }), {
+        content: [{ type: "text", text: "Echo: old" }],
+      });
+    }),
 });
 
 Deno.test({
   name: "serve: an upstream message over --max-message-bytes becomes an error for its request",
   ...SDK_TEST,
-  fn: async () => {
-    const server = await startFlakyServer();
-    await using dir = await tempDir();
-    try {
-      await using gw = await startServe([
-        "--state-dir",
-        `${dir.path}/state`,
-        "--max-message-bytes",
-        "100000",
-        "--url",
-        server.url,
-      ]);
-      const client = await httpClient(gw.url);
-      try {
-        await assert.rejects(
-          client.callTool({ name: "big", arguments: { bytes: 200_000 } }),
-          /max-message-bytes/,
-        );
-        assert.deepEqual(await client.callTool({ name: "echo", arguments: { text: "ok" } }), {
-          content: [{ type: "text", text: "Echo: ok" }],
-        });
-      } finally {
-        await client.close();
-      }
-    } finally {
-      await server.close();
-    }
-  },
+  fn: () =>
+    viaGateway({ args: ["--max-message-bytes", "100000"] }, async (client) => {
+      await assert.rejects(
+        client.callTool({ name: "big", arguments: { bytes: 200_000 } }),
+        /max-message-bytes/,
+      );
+      assert.deepEqual(await client.callTool({ name: "echo", arguments: { text: "ok" } }), {
+        content: [{ type: "text", text: "Echo: ok" }],
+      });
+    }),
 });
