@@ -469,12 +469,15 @@ function splitBatch(reply: string): string[] {
 }
 
 /** Read a request body as text, or null when it exceeds `max` bytes. */
-async function readBounded(req: Request, max: number): Promise<string | null> {
-  if (!req.body) return "";
-  // A declared length within bounds: the runtime reads it in one go (the streaming path costs more).
-  const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) <= max) return await req.text();
-  const reader = req.body.getReader();
+/**
+ * The body of a request or response as text, or null when it is longer than `max` bytes. A
+ * declared length within bounds is read in one go (the runtime's streaming path costs more).
+ */
+async function readBounded(r: Request | Response, max: number): Promise<string | null> {
+  if (!r.body) return "";
+  const declared = r.headers.get("content-length");
+  if (declared !== null && Number(declared) <= max) return await r.text();
+  const reader = r.body.getReader();
   const parts: Uint8Array[] = [];
   let n = 0;
   for (;;) {
@@ -487,14 +490,15 @@ async function readBounded(req: Request, max: number): Promise<string | null> {
     }
     parts.push(value);
   }
-  if (parts.length === 1) return new TextDecoder().decode(parts[0]);
+  const dec = new TextDecoder();
+  if (parts.length === 1) return dec.decode(parts[0]);
   const all = new Uint8Array(n);
   let off = 0;
   for (const p of parts) {
     all.set(p, off);
     off += p.length;
   }
-  return new TextDecoder().decode(all);
+  return dec.decode(all);
 }
 
 const SSE_HEADERS = {
@@ -651,10 +655,7 @@ class HttpRelay implements Backend {
       });
     }
     if (type === "application/json") {
-      const declared = res.headers.get("content-length");
-      const text = declared !== null && Number(declared) <= this.#max
-        ? await res.text()
-        : await readBoundedBody(res.body, this.#max);
+      const text = await readBounded(res, this.#max);
       if (text === null) {
         return httpError(
           502,
@@ -752,34 +753,6 @@ class HttpRelay implements Backend {
 }
 
 /** Read a byte stream as text, or null past `max` bytes. */
-async function readBoundedBody(
-  body: ReadableStream<Uint8Array>,
-  max: number,
-): Promise<string | null> {
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
-  }
-  const dec = new TextDecoder();
-  if (parts.length === 1) return dec.decode(parts[0]);
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return dec.decode(all);
-}
-
 /** One SSE response stream of a stdio-backed session, with a bounded replay log. */
 class OutStream {
   readonly no: number;
