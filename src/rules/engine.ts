@@ -478,13 +478,11 @@ export function compileRules(rules: readonly Rule[], options: CompileOptions = {
 interface KindPlan {
   /** The rules that apply to the kind, in order. */
   readonly rules: readonly CompiledRule[];
-  /** Some of them run without keywords (on every string). */
-  readonly always: boolean;
   /** Some of them also run on decoded blobs. */
   readonly decoded: boolean;
   /** Some of them match the raw text, not the normalised view. */
   readonly raw: boolean;
-  /** Indexes (into `rules`) of the rules without keywords. */
+  /** Indexes (into `rules`) of the rules without keywords (they run on every string). */
   readonly alwaysIdx: readonly number[];
   /** By keyword id: indexes of the rules that list the keyword (a text names few keywords, so
    * the rules to run are found from its keywords, not by asking every rule). */
@@ -535,7 +533,6 @@ function planFor(set: CompiledRules, kind: FieldKind | undefined): KindPlan {
     });
     plan = {
       rules,
-      always: alwaysIdx.length > 0,
       decoded: rules.some((cr) => cr.onDecoded),
       raw: rules.some((cr) => cr.rule.match.view === "raw"),
       alwaysIdx,
@@ -620,7 +617,7 @@ export function scanText(
   if (plainPresent !== undefined) {
     // Pure ASCII without & % \: the text is its own view (as normalizeForMatching would say).
     const blob = plan.decoded ? hasBlobRun(text) : true;
-    if (plainPresent === null && !plan.always && !(plan.decoded && (blob || smallBlobs(set)))) {
+    if (plainPresent === null && plan.alwaysIdx.length === 0 && !(plan.decoded && (blob || smallBlobs(set)))) {
       return [];
     }
     main = blob ? plainView(text) : plainView(text, false);
