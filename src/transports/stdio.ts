@@ -38,11 +38,7 @@ export interface PumpOptions {
 const encoder = new TextEncoder();
 const READ_BUFFER_BYTES = 64 * 1024;
 
-/**
- * Reads chunks from `source`; each chunk is valid until the next `read()`. The next read is
- * already under way while the caller works on a chunk (two buffers take turns), so a large
- * message keeps flowing while the previous part is being framed.
- */
+/** Reads chunks from `source` (see the module note); each chunk is valid until the next `read()`. */
 function chunkReader(source: ReadableStream<Uint8Array>): {
   read(): Promise<Uint8Array | null>;
   release(): void;
@@ -53,24 +49,12 @@ function chunkReader(source: ReadableStream<Uint8Array>): {
   } catch { /* not a byte stream: fall back to the default reader */ }
   if (byob) {
     const reader = byob;
-    let spare: ArrayBuffer = new ArrayBuffer(READ_BUFFER_BYTES);
-    let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader.read(
-      new Uint8Array(new ArrayBuffer(READ_BUFFER_BYTES)),
-    );
-    let current: ArrayBuffer | undefined;
+    let buffer = new ArrayBuffer(READ_BUFFER_BYTES);
     return {
       async read() {
-        if (!next) return null;
-        // The chunk handed out last time is done with: its buffer becomes the spare.
-        if (current) spare = current;
-        const { value, done } = await next;
-        if (done || !value) {
-          next = undefined;
-          return null;
-        }
-        current = value.buffer as ArrayBuffer; // the read transferred it: take it back
-        next = reader.read(new Uint8Array(spare));
-        next.catch(() => {}); // reported by the read that awaits it
+        const { value, done } = await reader.read(new Uint8Array(buffer));
+        if (done || !value) return null;
+        buffer = value.buffer as ArrayBuffer; // the read transferred it: take it back
         return value;
       },
       release: () => reader.releaseLock(),
