@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { BUILTIN_RULES } from "../rules/builtin.gen.ts";
-import { DEFAULT_CONFIG } from "../src/config.ts";
 import {
   charClassStats,
   createEntropyDetector,
@@ -19,17 +18,10 @@ import { createInstructionDetector } from "../src/detectors/instruction.ts";
 import { createLayer0Detector } from "../src/detectors/layer0.ts";
 import type { DetectorEnv, TextDetector } from "../src/pipeline/detector.ts";
 import { extractFields } from "../src/pipeline/fields.ts";
-import { MemoryStore } from "../src/store/memory_store.ts";
 import type { Finding, Json, MessageContext, TextField } from "../src/types.ts";
-import { EVERYTHING, FILESYSTEM, ROOT, SDK_TEST } from "./helpers.ts";
+import { detectorEnv, EVERYTHING, FILESYSTEM, ROOT, SDK_TEST } from "./helpers.ts";
 
-const ENV: DetectorEnv = {
-  server: { name: "t", key: "t" },
-  session: "s",
-  store: new MemoryStore(),
-  config: DEFAULT_CONFIG,
-  now: () => 0,
-};
+const ENV: DetectorEnv = detectorEnv();
 const CTX: MessageContext = { server: "t", direction: "server_to_client", method: "tools/call" };
 const layer0 = createLayer0Detector(BUILTIN_RULES);
 const entropy = createEntropyDetector({ rescan: layer0 });

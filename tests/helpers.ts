@@ -12,6 +12,10 @@ import {
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { DEFAULT_CONFIG } from "../src/config.ts";
+import type { DetectorEnv } from "../src/pipeline/detector.ts";
+import { MemoryStore } from "../src/store/memory_store.ts";
+import type { StateStore } from "../src/store/store.ts";
 
 /** Absolute path of the project root. */
 export const ROOT: string = fromFileUrl(new URL("../", import.meta.url));
@@ -37,6 +41,17 @@ export const SHARED: string = fromFileUrl(new URL("../../shared/", import.meta.u
 
 /** Sanitizer settings for tests that drive SDK clients (the SDK keeps timers of its own). */
 export const SDK_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/** What a detector gets besides the message, for unit tests: an in-memory store, a fixed clock. */
+export function detectorEnv(server = "t", store: StateStore = new MemoryStore()): DetectorEnv {
+  return {
+    server: { name: server, key: server },
+    session: "s",
+    store,
+    config: DEFAULT_CONFIG,
+    now: () => 0,
+  };
+}
 
 /** A user rule as a `--rules` directory holds it: neutralises "Project Bluebird". */
 export const CODENAME_RULE_YAML: string = `id: company-codename

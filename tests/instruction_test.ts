@@ -5,23 +5,16 @@
  * check that the cue families generalise.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../src/config.ts";
 import {
   createInstructionDetector,
   instructionContext,
   scoreInstruction,
 } from "../src/detectors/instruction.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
-import { MemoryStore } from "../src/store/memory_store.ts";
 import type { Finding, MessageContext, TextField } from "../src/types.ts";
+import { detectorEnv } from "./helpers.ts";
 
-const ENV: DetectorEnv = {
-  server: { name: "t", key: "t" },
-  session: "s",
-  store: new MemoryStore(),
-  config: DEFAULT_CONFIG,
-  now: () => 0,
-};
+const ENV: DetectorEnv = detectorEnv();
 const CTX: MessageContext = { server: "t", direction: "server_to_client", method: "tools/call" };
 const det = createInstructionDetector();
 

@@ -6,7 +6,6 @@ import {
   decodeVariationSelectors,
   replacementFor,
 } from "../src/detectors/layer0.ts";
-import { DEFAULT_CONFIG } from "../src/config.ts";
 import { hash8 } from "../src/hash.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
 import { extractFields } from "../src/pipeline/fields.ts";
@@ -14,7 +13,14 @@ import { applyEdits } from "../src/rules/engine.ts";
 import { validateRule } from "../src/rules/schema.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { FieldKind, Finding, Json, MessageContext } from "../src/types.ts";
-import { CODENAME_RULE_YAML, connect, EVERYTHING, PROXY, SDK_TEST } from "./helpers.ts";
+import {
+  CODENAME_RULE_YAML,
+  connect,
+  detectorEnv,
+  EVERYTHING,
+  PROXY,
+  SDK_TEST,
+} from "./helpers.ts";
 
 const L0 = createLayer0Detector(BUILTIN_RULES);
 const CTX: MessageContext = {
@@ -24,13 +30,7 @@ const CTX: MessageContext = {
   id: 1,
 };
 const store = new MemoryStore();
-const ENV: DetectorEnv = {
-  server: { name: "test", key: "test" },
-  session: "s",
-  store,
-  config: DEFAULT_CONFIG,
-  now: () => 0,
-};
+const ENV: DetectorEnv = detectorEnv("test", store);
 
 function scan(text: string, kind: FieldKind = "result.text"): Finding[] {
   return L0.scan({ path: "/result/content/0/text", text, kind }, CTX, ENV, []);
