@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../src/config.ts";
 import { createBehaviourDetector } from "../src/detectors/behaviour.ts";
 import { createPinningDetector } from "../src/detectors/pinning.ts";
 import { countCues } from "../src/detectors/phase.ts";
@@ -8,17 +7,11 @@ import type { DetectorEnv, JsonRpcMessage, MessageDetector } from "../src/pipeli
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Finding, Json } from "../src/types.ts";
-import { connect, fixture, PROXY, SDK_TEST, tempDir } from "./helpers.ts";
+import { connect, detectorEnv, fixture, PROXY, SDK_TEST, tempDir } from "./helpers.ts";
 
 let clock = 1_700_000_000_000;
 function envOf(store: StateStore = new MemoryStore()): DetectorEnv {
-  return {
-    server: { name: "srv", key: "srv#1" },
-    session: "sess",
-    store,
-    config: DEFAULT_CONFIG,
-    now: () => clock,
-  };
+  return detectorEnv({ name: "srv", key: "srv#1", session: "sess", store, now: () => clock });
 }
 const pinning = createPinningDetector();
 let id = 1;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG, type WatchdogConfig } from "../src/config.ts";
+import type { WatchdogConfig } from "../src/config.ts";
 import {
   createFlowDetector,
   FLOW_NS_PREFIX,
@@ -11,7 +11,7 @@ import type { DetectorEnv, JsonRpcMessage, MessageDetector } from "../src/pipeli
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Json } from "../src/types.ts";
-import { connect, EVERYTHING, FILESYSTEM, PROXY, SDK_TEST } from "./helpers.ts";
+import { connect, detectorEnv, EVERYTHING, FILESYSTEM, PROXY, SDK_TEST } from "./helpers.ts";
 
 const SECRET = "AKIAIOSFODNN7EXAMPLE";
 const GH = "ghp_R8x2kLq9ZpW4vN7mT3yB6cH1dF5gJ0sAeUi";
@@ -81,13 +81,7 @@ function env(
   over: Partial<WatchdogConfig> = {},
   now = () => 1_000_000,
 ): DetectorEnv {
-  return {
-    server: { name, key: `${name}-key` },
-    session: "s1",
-    store,
-    config: { ...DEFAULT_CONFIG, ...over },
-    now,
-  };
+  return detectorEnv({ name, key: `${name}-key`, session: "s1", store, config: over, now });
 }
 
 function result(d: MessageDetector, e: DetectorEnv, text: string, id = 1, tool = "read") {

@@ -12,7 +12,7 @@ import {
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { DEFAULT_CONFIG } from "../src/config.ts";
+import { DEFAULT_CONFIG, type WatchdogConfig } from "../src/config.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StateStore } from "../src/store/store.ts";
@@ -42,14 +42,27 @@ export const SHARED: string = fromFileUrl(new URL("../../shared/", import.meta.u
 /** Sanitizer settings for tests that drive SDK clients (the SDK keeps timers of its own). */
 export const SDK_TEST = { sanitizeOps: false, sanitizeResources: false } as const;
 
+/** What {@link detectorEnv} may change. */
+export interface TestEnvOptions {
+  /** Server name (default "t"); the key defaults to it. */
+  name?: string;
+  key?: string;
+  session?: string;
+  store?: StateStore;
+  /** Changes to the default configuration. */
+  config?: Partial<WatchdogConfig>;
+  now?: () => number;
+}
+
 /** What a detector gets besides the message, for unit tests: an in-memory store, a fixed clock. */
-export function detectorEnv(server = "t", store: StateStore = new MemoryStore()): DetectorEnv {
+export function detectorEnv(o: TestEnvOptions = {}): DetectorEnv {
+  const name = o.name ?? "t";
   return {
-    server: { name: server, key: server },
-    session: "s",
-    store,
-    config: DEFAULT_CONFIG,
-    now: () => 0,
+    server: { name, key: o.key ?? name },
+    session: o.session ?? "s",
+    store: o.store ?? new MemoryStore(),
+    config: { ...DEFAULT_CONFIG, ...o.config },
+    now: o.now ?? (() => 0),
   };
 }
 

@@ -30,7 +30,7 @@ const CTX: MessageContext = {
   id: 1,
 };
 const store = new MemoryStore();
-const ENV: DetectorEnv = detectorEnv("test", store);
+const ENV: DetectorEnv = detectorEnv({ name: "test", store });
 
 function scan(text: string, kind: FieldKind = "result.text"): Finding[] {
   return L0.scan({ path: "/result/content/0/text", text, kind }, CTX, ENV, []);

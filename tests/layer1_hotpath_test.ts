@@ -4,7 +4,6 @@
  * that are `Object.prototype` keys handled as ordinary names.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../src/config.ts";
 import { createBehaviourDetector } from "../src/detectors/behaviour.ts";
 import {
   countCues,
@@ -20,16 +19,11 @@ import type { DetectorEnv, MessageDetector } from "../src/pipeline/detector.ts";
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Finding, Json } from "../src/types.ts";
+import { detectorEnv } from "./helpers.ts";
 
 let clock = 1_700_000_000_000;
 function envOf(store: StateStore = new MemoryStore()): DetectorEnv {
-  return {
-    server: { name: "srv", key: "srv#1" },
-    session: "sess",
-    store,
-    config: DEFAULT_CONFIG,
-    now: () => clock,
-  };
+  return detectorEnv({ name: "srv", key: "srv#1", session: "sess", store, now: () => clock });
 }
 
 /** A store that counts the calls made to it. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canonicalHash, canonicalJson } from "../src/canonical.ts";
-import { DEFAULT_CONFIG, type WatchdogConfig } from "../src/config.ts";
+import type { WatchdogConfig } from "../src/config.ts";
 import { SqliteStore } from "../src/adapters/sqlite_store.ts";
 import { definitionDiff } from "../src/detectors/definition_diff.ts";
 import {
@@ -18,19 +18,21 @@ import type { DetectorEnv, JsonRpcMessage, MessageVerdict } from "../src/pipelin
 import { MemoryStore } from "../src/store/memory_store.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Json, MessageContext } from "../src/types.ts";
+import { detectorEnv } from "./helpers.ts";
 
 function envOf(
   store: StateStore,
   config: Partial<WatchdogConfig> = {},
   key = "weather#abc",
 ): DetectorEnv {
-  return {
-    server: { name: "weather", key },
+  return detectorEnv({
+    name: "weather",
+    key,
     session: "s1",
     store,
-    config: { ...DEFAULT_CONFIG, ...config },
+    config,
     now: () => 1_700_000_000_000,
-  };
+  });
 }
 
 const det = createPinningDetector();

@@ -4,23 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqliteStateStore } from "../src/adapters/state_dir.ts";
 import { runPins } from "../src/cli/pins.ts";
-import { DEFAULT_CONFIG } from "../src/config.ts";
 import { createPinningDetector } from "../src/detectors/pinning.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
 import type { StateStore } from "../src/store/store.ts";
 import type { Json } from "../src/types.ts";
-import { connect, fixture, PROXY, run, tempDir } from "./helpers.ts";
+import { connect, detectorEnv, fixture, PROXY, run, tempDir } from "./helpers.ts";
 
 const det = createPinningDetector();
 
 function envOf(store: StateStore): DetectorEnv {
-  return {
-    server: { name: "weather", key: "weather#1234" },
-    session: "s",
-    store,
-    config: DEFAULT_CONFIG,
-    now: () => Date.now(),
-  };
+  return detectorEnv({ name: "weather", key: "weather#1234", store, now: () => Date.now() });
 }
 function list(env: DetectorEnv, tools: Json[]) {
   return det.inspect({ jsonrpc: "2.0", id: 1, result: { tools } }, {

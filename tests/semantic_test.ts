@@ -16,9 +16,9 @@ import {
 } from "../src/detectors/semantic.ts";
 import { Inspector } from "../src/pipeline/inspector.ts";
 import type { DetectorEnv } from "../src/pipeline/detector.ts";
-import { MemoryStore } from "../src/store/memory_store.ts";
 import type { MessageContext, TextField } from "../src/types.ts";
 import { dataOf, type FakeReply, startFakeMessagesApi } from "./fixtures/fake_messages_api.ts";
+import { detectorEnv } from "./helpers.ts";
 
 const KEY = "sk-ant-test-secret-key-0123456789";
 const CTX: MessageContext = { server: "srv", direction: "server_to_client", method: "tools/call" };
@@ -31,13 +31,7 @@ function field(text: string, kind: TextField["kind"] = "result.text"): TextField
 }
 
 function env(config: WatchdogConfig = DEFAULT_CONFIG): DetectorEnv {
-  return {
-    server: { name: "srv", key: "srv" },
-    session: "s",
-    store: new MemoryStore(),
-    config,
-    now: () => 0,
-  };
+  return detectorEnv({ name: "srv", config });
 }
 
 async function withFake(

@@ -617,7 +617,10 @@ export function scanText(
   if (plainPresent !== undefined) {
     // Pure ASCII without & % \: the text is its own view (as normalizeForMatching would say).
     const blob = plan.decoded ? hasBlobRun(text) : true;
-    if (plainPresent === null && plan.alwaysIdx.length === 0 && !(plan.decoded && (blob || smallBlobs(set)))) {
+    if (
+      plainPresent === null && plan.alwaysIdx.length === 0 &&
+      !(plan.decoded && (blob || smallBlobs(set)))
+    ) {
       return [];
     }
     main = blob ? plainView(text) : plainView(text, false);
