@@ -11,6 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { createHttp1Fetch } from "../src/adapters/http1_fetch.ts";
 import {
   freePort,
   type RunningProcess,
@@ -240,9 +241,11 @@ export async function benchHttp(
 
 /**
  * The floor: a pass-through HTTP proxy that parses nothing (streams bodies both ways, maps no
- * sessions). Whatever a proxy hop costs on this machine, this pays too.
+ * sessions) on the same HTTP stack as `serve` (`Deno.serve` in, the HTTP/1.1 client out).
+ * Whatever a proxy hop costs on this machine, this pays too.
  */
 function servePassThrough(upstream: string, port: number): void {
+  const fetch = createHttp1Fetch();
   Deno.serve(
     { hostname: "127.0.0.1", port, onListen: () => console.error("pass-through ready") },
     async (req) => {

@@ -12,6 +12,7 @@ import type {
   SpawnOptions,
 } from "./runtime.ts";
 import { SpawnError } from "./runtime.ts";
+import { createHttp1Fetch } from "./http1_fetch.ts";
 
 function spawnDeno(command: string, args: readonly string[], o: SpawnOptions = {}): ChildProcess {
   let child: Deno.ChildProcess;
@@ -92,6 +93,7 @@ export const denoRuntime: Runtime = {
   stderrIsTerminal: () => Deno.stderr.isTerminal(),
   stdoutIsTerminal: () => Deno.stdout.isTerminal(),
   spawn: spawnDeno,
+  fetch: createHttp1Fetch(),
   onSignal(signal, handler) {
     try {
       Deno.addSignalListener(signal, handler);

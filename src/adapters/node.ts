@@ -210,6 +210,7 @@ function fsEventKind(type: string, full: string): FsEvent["kind"] {
 
 /** The Node.js runtime adapter. */
 export const nodeRuntime: Runtime = {
+  fetch: (input, init) => fetch(input, init),
   name: "node",
   get args() {
     return process.argv.slice(2);

@@ -99,6 +99,12 @@ export interface Runtime {
     onEvent: (e: FsEvent) => void,
     options?: { recursive?: boolean },
   ): () => void;
+  /**
+   * `fetch` for upstream MCP servers (`--url`). Deno: plain `http:` goes over kept-alive
+   * HTTP/1.1 sockets (`./http1_fetch.ts`, much cheaper per request than the runtime's `fetch`),
+   * everything else to the runtime's `fetch`. Node: its own `fetch`.
+   */
+  readonly fetch: typeof fetch;
   /** The path of this program's entry (for re-invoking ourselves). */
   selfCommand(): { command: string; args: string[] };
 }

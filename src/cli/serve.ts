@@ -126,7 +126,7 @@ export async function runServe(argv: readonly string[], runtime: Runtime): Promi
       runtime.writeStderr(`mcp-watchdog serve: ${e instanceof Error ? e.message : e}\n`);
       return 2;
     }
-    upstream = { kind: "http", url: config.serverUrl, headers };
+    upstream = { kind: "http", url: config.serverUrl, headers, fetch: runtime.fetch };
   } else {
     upstream = { kind: "stdio", command: config.serverCommand, runtime };
   }

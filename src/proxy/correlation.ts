@@ -69,6 +69,11 @@ export class RequestTracker {
     return p;
   }
 
+  /** Whether a request with this id is still unanswered. */
+  has(id: JsonRpcId): boolean {
+    return typeof id === "number" ? this.#byNumber.has(id) : this.#byOther.has(id);
+  }
+
   /** Forget a cancelled request. */
   cancel(id: JsonRpcId): void {
     if (typeof id === "number") this.#byNumber.delete(id);

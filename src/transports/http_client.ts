@@ -666,6 +666,7 @@ export async function runHttpClientProxy(args: ProxyArgs, runtime: Runtime): Pro
   const client: StreamableHttpClient = new StreamableHttpClient({
     url,
     headers,
+    fetch: runtime.fetch,
     maxMessageBytes: limit,
     onMessage: async (text) => {
       let r: Routed | Promise<Routed> = session.handle("server_to_client", text);
