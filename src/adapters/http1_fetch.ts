@@ -7,8 +7,10 @@
  *
  * Anything it does not handle goes to the runtime's `fetch` unchanged: `https:` URLs, a
  * `Request` object or a streamed body, and every request when a proxy is configured in the
- * environment (`HTTP_PROXY`, `ALL_PROXY`…). No content coding is asked for (`accept-encoding` is
- * not sent), so bodies arrive as sent.
+ * environment (`HTTP_PROXY`, `ALL_PROXY`…). A redirect is handed to the runtime's `fetch` too,
+ * which sends the request again and follows it by its own rules. No content coding is asked for
+ * (`accept-encoding` is not sent), so bodies arrive as sent. Header values go out as Latin-1 and
+ * methods are normalised, as `fetch` does.
  *
  * Responses are framed as RFC 9112 §6.3 says: no body for `HEAD`, 1xx, 204 and 304; chunked when
  * the last transfer coding is `chunked`; `content-length` (one value, digits only); otherwise up
@@ -52,6 +54,8 @@ const CR = 13;
 const LF = 10;
 const enc = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
+const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "DELETE", "PUT"]);
 const PROXY_VARS = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
@@ -70,6 +74,8 @@ class Connection {
   #pending: Promise<number | null> | null = null;
   /** When it was parked (`performance.now()`). */
   parkedAt = 0;
+  /** The pool generation it belongs to: `close()` starts a new one. */
+  epoch = 0;
   readonly conn: Deno.Conn;
   readonly origin: string;
 
@@ -318,6 +324,8 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
   const env = o.env ?? ((n: string) => Deno.env.get(n));
   const idle = new Map<string, Connection[]>();
   let proxied: boolean | undefined;
+  /** Bumped by `close()`: a connection in flight then is closed, not pooled, when it is done. */
+  let epoch = 0;
 
   const fallback = (input: string | URL | Request, init?: RequestInit) =>
     (o.fallback ?? fetch)(input, init);
@@ -338,7 +346,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
   }
 
   function release(c: Connection, reusable: boolean): void {
-    if (!reusable || c.closed || c.available > 0) return c.close();
+    if (!reusable || c.closed || c.available > 0 || c.epoch !== epoch) return c.close();
     let list = idle.get(c.origin);
     if (!list) idle.set(c.origin, list = []);
     if (list.length >= maxIdle) return c.close();
@@ -386,7 +394,8 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
       const record = init as Record<string, string>;
       for (const k of Object.keys(record)) {
         const v = String(record[k]).trim();
-        if (!TOKEN.test(k) || /[\r\n\0]/.test(v)) {
+        // As `Headers` checks: no CR, LF or NUL, nothing beyond Latin-1 (a ByteString).
+        if (!TOKEN.test(k) || /[\r\n\0\u0100-\uffff]/.test(v)) {
           throw new TypeError(`invalid header ${JSON.stringify(k)}`);
         }
         add(k, v);
@@ -399,19 +408,23 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
       head += "content-length: 0\r\n";
     }
     head += "\r\n";
-    if (body === null || body.length === 0) return enc.encode(head);
-    const out = new Uint8Array(head.length * 3 + body.length);
-    const { written } = enc.encodeInto(head, out);
-    out.set(body, written);
-    return out.subarray(0, written + body.length);
+    // Latin-1, one byte per character, as fetch sends header values (UTF-8 garbled "é"). Every
+    // character is below 256: header values are checked above or by `Headers`, the method is a
+    // token, the URL's path, query and host are ASCII.
+    const out = new Uint8Array(head.length + (body?.length ?? 0));
+    for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+    if (body !== null) out.set(body, head.length);
+    return out;
   }
 
   async function readHead(c: Connection, method: string): Promise<ResponseHead> {
     for (;;) {
-      let scanned = c.start;
+      // Bytes after `c.start` already searched: relative, as `fill()` may move them to the front
+      // of the buffer (an absolute index went stale after a 1xx head and missed the end).
+      let scanned = 0;
       let end: number;
-      while ((end = findHeadEnd(c.buf, Math.max(c.start, scanned - 3), c.end)) < 0) {
-        scanned = c.end;
+      while ((end = findHeadEnd(c.buf, c.start + Math.max(0, scanned - 3), c.end)) < 0) {
+        scanned = c.available;
         if (c.available > maxHead) {
           throw new Http1ProtocolError(`response head larger than ${maxHead} bytes`);
         }
@@ -422,6 +435,10 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
               : "the server closed the connection in the middle of the response head",
           );
         }
+      }
+      // Checked here too: a head that arrives in one read never went through the check above.
+      if (end - c.start > maxHead) {
+        throw new Http1ProtocolError(`response head larger than ${maxHead} bytes`);
       }
       const text = latin1.decode(c.buf.subarray(c.start, end));
       c.start = end + 4;
@@ -530,14 +547,32 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
   }
 
   async function request(url: URL, init: RequestInit, body: Uint8Array | null): Promise<Response> {
-    const method = (init.method ?? "GET").toUpperCase();
+    // As fetch: the six standard methods are upper-cased, any other is sent as written.
+    const asked = init.method ?? "GET";
+    const upper = asked.toUpperCase();
+    const method = STANDARD_METHODS.has(upper) ? upper : asked;
+    // It goes into the request line as is: anything but a token would inject (fetch refuses it).
+    if (!TOKEN.test(method)) throw new TypeError(`invalid method ${JSON.stringify(method)}`);
+    if (body !== null && (method === "GET" || method === "HEAD")) {
+      throw new TypeError(`a ${method} request cannot have a body`);
+    }
     const signal = init.signal;
     if (signal?.aborted) throw abortError(signal);
     const bytes = serialise(url, method, init.headers, body);
     const reused = take(url.origin);
-    const c = reused ?? await connect(url);
+    let c: Connection;
+    try {
+      c = reused ?? await connect(url);
+    } catch (e) {
+      // A network error is a TypeError, as with fetch (it was `Deno.errors.ConnectionRefused`…).
+      if (signal?.aborted) throw abortError(signal);
+      throw new TypeError(`error sending request to ${url.origin}: ${errorText(e)}`, { cause: e });
+    }
+    c.epoch = epoch;
     const onAbort = () => c.close();
     signal?.addEventListener("abort", onAbort, { once: true });
+    // Aborted while connecting: the listener came too late to fire, and the request would hang.
+    if (signal?.aborted) c.close();
     let head: ResponseHead;
     let whole: Uint8Array<ArrayBuffer> | null = null;
     let chunked: ChunkedReader | null = null;
@@ -576,14 +611,29 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
         : new TypeError(`error sending request to ${url.origin}: ${errorText(e)}`, { cause: e });
     }
     signal?.removeEventListener("abort", onAbort);
+    if (REDIRECTS.has(head.status) && init.redirect !== "manual") {
+      // Rare for an MCP endpoint: the runtime's fetch sends it again and follows the redirect
+      // with all of its rules (method changes, limits, `redirect: "error"`).
+      if (whole !== null) release(c, head.reusable);
+      else c.close();
+      return await fallback(url, init);
+    }
     const nullBody = head.status === 204 || head.status === 304 || method === "HEAD";
     if (whole !== null) {
+      let res: Response;
+      try {
+        res = toResponse(
+          nullBody ? null : whole,
+          head,
+          head.framing === "chunked" ? whole.length : -1,
+        );
+      } catch (e) {
+        // A malformed response closes its connection (it used to be pooled before the check).
+        c.close();
+        throw e;
+      }
       release(c, head.reusable);
-      return toResponse(
-        nullBody ? null : whole,
-        head,
-        head.framing === "chunked" ? whole.length : -1,
-      );
+      return res;
     }
     return toResponse(streamBody(c, head, chunked, signal), head, -1);
   }
@@ -605,6 +655,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
     return request(url, init, body);
   }) as Http1Fetch;
   f.close = () => {
+    epoch++;
     for (const list of idle.values()) for (const c of list) c.close();
     idle.clear();
   };
