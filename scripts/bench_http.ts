@@ -5,7 +5,7 @@
  * the latency target, and the HTTP test fixture (answers in microseconds, so its ratio is the
  * harshest; it also serves the 1 MB result), each in its own process.
  *
- * usage: deno run -A scripts/bench_http.ts [--iterations N] [--big N] [--json]
+ * usage: deno run -A scripts/bench_http.ts [--iterations N] [--block N] [--big N] [--json]
  * (`scripts/bench.ts` calls {@link benchHttp}.)
  *
  * @module
@@ -50,6 +50,9 @@ export interface HttpBenchResult {
   /** p50 within 1.5x (against server-everything when measured, else the fixture) and 1 MB within 2x. */
   readonly ok: boolean;
 }
+
+/** Calls per target before the next target's turn (see {@link sample}). */
+const BLOCK = 250;
 
 const FIXTURE = new URL("../tests/fixtures/flaky_http_server.ts", import.meta.url).pathname;
 const HEADERS = {
@@ -131,16 +134,21 @@ async function openTarget(url: string): Promise<Target> {
 
 /**
  * Time the targets in alternating blocks, so that load changes on the machine hit every target
- * alike (a shared CI box is rarely quiet).
+ * alike (a shared CI box is rarely quiet). A block is a short session of {@link BLOCK} calls, as
+ * the stdio benchmark runs each setup for a whole session: with blocks of 25 every switch left
+ * the gateway's process cold (the other processes had run in between), and p50 measured how
+ * fast a cold process warms up rather than what a hop costs (`serve` 1.8× direct with blocks of
+ * 25, 1.4× with blocks of 250, in the same hour). `--block N` measures the other way.
  */
 async function sample(
+  o: { block: number },
   targets: readonly Target[],
   echo: Record<string, unknown>,
   iterations: number,
   bigRuns: number,
   bigBytes: number,
 ): Promise<HttpFigures[]> {
-  const block = 25;
+  const block = o.block;
   for (const t of targets) for (let i = 0; i < 30; i++) await t.call("echo", echo);
   for (let done = 0; done < iterations; done += block) {
     for (const t of targets) {
@@ -172,7 +180,7 @@ async function sample(
 }
 
 /** server-everything direct vs through serve (echo round trips only). */
-async function benchEverything(iterations: number, state: string) {
+async function benchEverything(iterations: number, block: number, state: string) {
   await using ev = await startEverything();
   await using gw = await startServe(["--state-dir", state, "--quiet", "--url", ev.url]);
   await using pass = await startPassThrough(ev.url);
@@ -181,7 +189,14 @@ async function benchEverything(iterations: number, state: string) {
     await openTarget(gw.url),
     await openTarget(pass.url),
   ];
-  const [direct, serve, floor] = await sample(targets, { message: "hello" }, iterations, 0, 0);
+  const [direct, serve, floor] = await sample(
+    { block },
+    targets,
+    { message: "hello" },
+    iterations,
+    0,
+    0,
+  );
   for (const t of targets) await t.close();
   return {
     direct,
@@ -194,9 +209,16 @@ async function benchEverything(iterations: number, state: string) {
 
 /** Run the HTTP benchmark (fixture server, then direct and through `serve`). */
 export async function benchHttp(
-  o: { iterations?: number; bigRuns?: number; bigBytes?: number; everything?: boolean } = {},
+  o: {
+    iterations?: number;
+    block?: number;
+    bigRuns?: number;
+    bigBytes?: number;
+    everything?: boolean;
+  } = {},
 ): Promise<HttpBenchResult> {
-  const iterations = o.iterations ?? 500;
+  const iterations = o.iterations ?? 1000;
+  const block = o.block ?? BLOCK;
   const bigRuns = o.bigRuns ?? 15;
   const bigBytes = o.bigBytes ?? 1_000_000;
   await using server = await startFixture();
@@ -210,6 +232,7 @@ export async function benchHttp(
       await openTarget(pass.url),
     ];
     const [direct, serve, floor] = await sample(
+      { block },
       targets,
       { text: "hello" },
       iterations,
@@ -222,7 +245,7 @@ export async function benchHttp(
     const big_ratio = round(serve.big_ms / direct.big_ms);
     const everything = o.everything === false
       ? undefined
-      : await benchEverything(iterations, state);
+      : await benchEverything(iterations, block, state);
     const p50ok = (everything?.p50_ratio ?? p50_ratio) <= 1.5;
     return {
       direct,
@@ -294,10 +317,12 @@ if (import.meta.main && Deno.args.includes("--pass-through")) {
       big: { type: "string" },
       json: { type: "boolean" },
       "no-everything": { type: "boolean" },
+      block: { type: "string" },
     },
   });
   const r = await benchHttp({
     iterations: values.iterations ? Number(values.iterations) : undefined,
+    block: values.block ? Number(values.block) : undefined,
     bigBytes: values.big ? Number(values.big) : undefined,
     everything: !values["no-everything"],
   });

@@ -43,7 +43,6 @@ async function httpClient(url: string, headers: Record<string, string> = {}): Pr
   return client;
 }
 
-/** The same conversation with two clients; every answer must be equal. */
 /**
  * A flaky upstream server, `serve --url` in front of it (with its own state directory and `args`)
  * and an SDK client of the gateway, all closed after `fn`.
@@ -73,6 +72,7 @@ async function viaGateway(
   }
 }
 
+/** The same conversation with two clients; every answer must be equal. */
 async function sameAnswers(a: Client, b: Client): Promise<void> {
   const [ta, tb] = [await a.listTools(), await b.listTools()];
   assert.deepEqual(tb, ta);
@@ -446,4 +446,72 @@ Deno.test({
         content: [{ type: "text", text: "Echo: ok" }],
       });
     }),
+});
+
+Deno.test({
+  name:
+    "serve --url: a short SSE answer reaches the client as one body; a slow call's progress is streamed while it runs",
+  ...SDK_TEST,
+  fn: async () => {
+    await using ev = await startEverything();
+    await using dir = await tempDir();
+    await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", ev.url]);
+    let r = await post(gw.url, INIT);
+    const sid = r.headers.get("mcp-session-id")!;
+    const h = { ...JSON_SSE, "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" };
+    r = await post(gw.url, { jsonrpc: "2.0", method: "notifications/initialized" }, h);
+    assert.equal(r.status, 202);
+    // A quick answer: held back until its stream ended, then sent whole (with its length).
+    r = await post(gw.url, {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "echo", arguments: { message: "one body" } },
+    }, h);
+    assert.equal(r.headers.get("content-type"), "text/event-stream");
+    assert.equal(Number(r.headers.get("content-length")), new TextEncoder().encode(r.text).length);
+    assert.deepEqual(messages(r.text).map((m) => m.id), [2]);
+
+    // A slow one (1.2 s, progress every 0.3 s): the first progress must not wait for the result.
+    const t0 = performance.now();
+    const res = await fetch(gw.url, {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 3,
+        method: "tools/call",
+        params: {
+          name: "trigger-long-running-operation",
+          arguments: { duration: 1.2, steps: 4 },
+          _meta: { progressToken: "p" },
+        },
+      }),
+    });
+    const headersAt = performance.now() - t0;
+    assert.equal(res.headers.get("content-length"), null, "streamed");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    let firstProgressAt = -1;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      if (firstProgressAt < 0 && text.includes("notifications/progress")) {
+        firstProgressAt = performance.now() - t0;
+      }
+    }
+    const endAt = performance.now() - t0;
+    const got = messages(text);
+    assert.ok(got.some((m) => m.id === 3), "the result arrives");
+    assert.ok(firstProgressAt >= 0, "progress arrives");
+    assert.ok(headersAt < 600, `headers after ${headersAt.toFixed(0)} ms, not held back`);
+    assert.ok(
+      endAt - firstProgressAt > 500,
+      `first progress at ${firstProgressAt.toFixed(0)} ms, end at ${endAt.toFixed(0)} ms`,
+    );
+    const del = await fetch(gw.url, { method: "DELETE", headers: { "mcp-session-id": sid } });
+    await del.body?.cancel();
+    assert.equal(del.status, 200);
+  },
 });

@@ -66,7 +66,8 @@ export class Http1ProtocolError extends TypeError {
 
 /** One socket with its read buffer. At most one read is outstanding at a time. */
 class Connection {
-  buf: Uint8Array<ArrayBuffer> = new Uint8Array(16 * 1024);
+  // 64 KiB: a large body is read in as few pieces as the runtime's own fetch reads it.
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(64 * 1024);
   /** Unconsumed bytes are `buf[start, end)`. */
   start = 0;
   end = 0;
@@ -108,6 +109,19 @@ class Connection {
     if (n === null) return false;
     this.end += n;
     return true;
+  }
+
+  /** Read into `target` (outside the buffer, which must be empty); null at the end of the stream. */
+  async readInto(target: Uint8Array): Promise<number | null> {
+    if (this.#pending || this.available > 0) {
+      // Not expected (the head was read first), but correct: go through the buffer.
+      if (this.available === 0 && !(await this.fill())) return null;
+      const n = Math.min(this.available, target.length);
+      target.set(this.buf.subarray(this.start, this.start + n));
+      this.start += n;
+      return n;
+    }
+    return await this.conn.read(target);
   }
 
   /**
@@ -455,16 +469,28 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
     head: ResponseHead,
   ): Promise<Uint8Array<ArrayBuffer> | null> {
     if (head.framing === "length") {
-      if (head.contentLength > bufferBytes) return null;
-      while (c.available < head.contentLength) {
-        if (!(await c.fill())) {
+      const n = head.contentLength;
+      if (n > bufferBytes) return null;
+      if (c.available >= n) {
+        const body = c.buf.slice(c.start, c.start + n);
+        c.start += n;
+        return body;
+      }
+      // Read straight into a buffer of the body's size (growing the connection's buffer by
+      // doubling would copy a large body several times).
+      const body = new Uint8Array(n);
+      let got = c.available;
+      body.set(c.buf.subarray(c.start, c.end));
+      c.start = c.end = 0;
+      while (got < n) {
+        const k = await c.readInto(body.subarray(got));
+        if (k === null) {
           throw new Http1ProtocolError(
             "the server closed the connection in the middle of the body",
           );
         }
+        got += k;
       }
-      const body = c.buf.slice(c.start, c.start + head.contentLength);
-      c.start += head.contentLength;
       return body;
     }
     return null;

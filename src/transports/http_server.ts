@@ -22,6 +22,7 @@ import {
 } from "../proxy/session.ts";
 import type { JsonRpcId } from "../types.ts";
 import { scrubError, StreamableHttpClient } from "./http_client.ts";
+import { SharedDeadline } from "./shared_deadline.ts";
 import { encodeEvent, type SseEvent, SseParser } from "./sse.ts";
 
 /** Protocol versions a stdio-backed session accepts in `MCP-Protocol-Version`. */
@@ -203,7 +204,7 @@ interface Backend {
 
 /** Build the gateway handler. */
 export function createGateway(o: GatewayOptions): Gateway {
-  const endWait = new Ticker(SSE_END_WAIT_MS);
+  const holds = new SharedDeadline(SSE_HOLD_MS);
   const sessions = new Map<string, ClientSession>();
   const path = o.path ?? "/mcp";
   const allowOrigins = new Set(
@@ -250,7 +251,7 @@ export function createGateway(o: GatewayOptions): Gateway {
 
   const makeBackend = (proxy: ProxySession): Backend =>
     o.upstream.kind === "http"
-      ? new HttpRelay(o.upstream, proxy, o.maxMessageBytes, endWait)
+      ? new HttpRelay(o.upstream, proxy, o.maxMessageBytes, holds)
       : new RoutedBackend(proxy, childChannel(o.upstream, o.maxMessageBytes), o.event);
 
   const handle = async (req: Request): Promise<Response> => {
@@ -477,6 +478,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       return sessions.size;
     },
     async close() {
+      holds.stop();
       const all = [...sessions.values()];
       sessions.clear();
       await Promise.allSettled(all.map((s) => s.backend.close()));
@@ -522,31 +524,11 @@ async function readBounded(r: Request | Response, max: number): Promise<string |
   return dec.decode(all);
 }
 
-/** How long a POST's SSE stream may stay open after its last answer and still go as one body. */
-const SSE_END_WAIT_MS = 50;
-
 /**
- * One timer shared by every wait for the end of an SSE stream (a timer per request costs more
- * than the request). `next()` resolves with null at the next tick, between 0 and
- * {@link SSE_END_WAIT_MS} later; a wait that loses that race is merely streamed.
+ * How long a POST's SSE answer may be held back to go to the client as one body: between this
+ * and twice this (see {@link SharedDeadline}), after which whatever has come is streamed.
  */
-class Ticker {
-  readonly #ms: number;
-  #tick: Promise<null> | null = null;
-
-  constructor(ms: number) {
-    this.#ms = ms;
-  }
-
-  next(): Promise<null> {
-    return this.#tick ??= new Promise<null>((ok) =>
-      setTimeout(() => {
-        this.#tick = null;
-        ok(null);
-      }, this.#ms)
-    );
-  }
-}
+const SSE_HOLD_MS = 50;
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
@@ -579,15 +561,15 @@ class HttpRelay implements Backend {
   /** Set when the server turned out to speak only legacy HTTP+SSE. */
   #fallback: RoutedBackend | undefined;
 
-  readonly #endWait: Ticker;
+  readonly #holds: SharedDeadline;
 
   constructor(
     up: Extract<Upstream, { kind: "http" }>,
     proxy: ProxySession,
     max: number,
-    endWait: Ticker,
+    holds: SharedDeadline,
   ) {
-    this.#endWait = endWait;
+    this.#holds = holds;
     this.#up = up;
     this.#proxy = proxy;
     this.#max = max;
@@ -778,9 +760,12 @@ class HttpRelay implements Backend {
 
   /**
    * Relay an upstream SSE stream, event for event, each message inspected. The answer to a POST
-   * usually arrives in one read, with the end of the stream right behind it: then it goes to
-   * the client as one body (a streamed response costs the client far more). Anything else, or a
-   * stream that does not end within {@link SSE_END_WAIT_MS} of its last answer, is streamed.
+   * usually comes at once, with the end of the stream right behind it: then it goes to the client
+   * as one body (a streamed response costs the client far more, and a large event is passed on
+   * as text rather than encoded again). It is held back only while there is nothing to pass on
+   * (a partial event, the end still to come) and for at most {@link SSE_HOLD_MS}–2× that: a
+   * message that does not finish the answer (progress, a server request) or a slow answer is
+   * streamed from then on, so that the client gets its headers and events without delay.
    */
   async #relaySse(
     status: number,
@@ -794,30 +779,33 @@ class HttpRelay implements Backend {
     const parser = new SseParser(this.#max);
     let pending: string[] = replies.map((r) => encodeEvent(r));
     let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
-    const relayChunk = async (chunk: Uint8Array) => {
+    /** Relay the events completed by `chunk`; the number that carried a message. */
+    const relayChunk = async (chunk: Uint8Array): Promise<number> => {
+      let messages = 0;
       for (const e of parser.push(decoder.decode(chunk, { stream: true }))) {
         const s = await this.#relayEvent(e);
         if (s) pending.push(s);
+        if (e.data !== "") messages++;
       }
+      return messages;
     };
     const asked = items.filter((i) => i.isRequest && i.id !== undefined);
     if (asked.length) {
+      const hold = this.#holds.start();
       try {
-        let r = await reader.read();
-        while (!r.done) {
-          await relayChunk(r.value);
-          if (asked.some((i) => this.#proxy.fromClient.has(i.id!))) break;
+        for (;;) {
           next = reader.read();
-          const raced = await Promise.race([next, this.#endWait.next()]);
-          if (raced === null) break;
+          const r = await Promise.race([next, hold.passed]);
+          if (r === null) break;
           next = undefined;
-          r = raced;
-        }
-        if (r.done) {
-          return respond(pending.join(""), status, SSE_HEADERS);
+          if (r.done) return respond(pending.join(""), status, SSE_HEADERS);
+          const messages = await relayChunk(r.value);
+          if (messages > 0 && asked.some((i) => this.#proxy.fromClient.has(i.id!))) break;
         }
       } catch {
         // Streamed below, where the error reaches the client as a broken stream.
+      } finally {
+        hold.end();
       }
     }
     this.#open.add(reader);
