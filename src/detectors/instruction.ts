@@ -304,6 +304,12 @@ const RAW_CUES: Readonly<Record<string, number>> = {
   "/.": RAW_SLASH_DOT,
 };
 
+/** No cue word is longer: the longest key, or the 34 characters of a long digit word. */
+const LONGEST_CUE = Math.max(
+  34,
+  ...Object.values(CUE_KEYS).flatMap((words) => (words ?? "").split(" ").map((w) => w.length)),
+);
+
 /** Family bit masks: by word hash (open addressing), by raw cue, and of families that always run. */
 const CUE_TABLE_BITS = 11;
 const CUE_TABLE_MASK = (1 << CUE_TABLE_BITS) - 1;
@@ -366,6 +372,13 @@ function possibleFamilies(body: string): number {
       if (wordStart < 0) {
         wordStart = i;
         h = 0x811c9dc5;
+      } else if (i - wordStart >= LONGEST_CUE) {
+        // Too long to be a cue: the rest of the word is skipped natively (as in anchorWindows).
+        WORD_RUN.lastIndex = i;
+        WORD_RUN.test(body);
+        i = WORD_RUN.lastIndex - 1;
+        wordStart = -1;
+        continue;
       }
       h = Math.imul(h ^ l, 0x01000193);
       continue;
@@ -527,6 +540,15 @@ const WORD_CHAR: Uint8Array = (() => {
   return t;
 })();
 
+/** A run of the characters WORD_CHAR keeps (ASCII letters and digits). */
+const WORD_RUN = /[0-9A-Za-z]*/y;
+
+/** No anchor is longer: the longest anchor word, or the 34 characters of an account number. */
+const LONGEST_ANCHOR = Math.max(
+  34,
+  ...ANCHOR_CLASSES.flatMap(([, words]) => words.split(" ").map((w) => w.length)),
+);
+
 function digitCount(text: string, start: number, end: number): number {
   let d = 0;
   for (let i = start; i < end; i++) {
@@ -567,6 +589,14 @@ function anchorWindows(text: string): Array<[number, number]> {
       if (wordStart < 0) {
         wordStart = i;
         h = 0x811c9dc5;
+      } else if (i - wordStart >= LONGEST_ANCHOR) {
+        // Too long to be an anchor: the rest of the word is skipped natively (hashing a
+        // megabyte-long "word", such as a blob, cost about 3 ns per character).
+        WORD_RUN.lastIndex = i;
+        WORD_RUN.test(text);
+        i = WORD_RUN.lastIndex - 1;
+        wordStart = -1;
+        continue;
       }
       h = Math.imul(h ^ l, 0x01000193);
       continue;
