@@ -225,7 +225,9 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
     else if (lower === "transfer-encoding") te = te === undefined ? value : `${te},${value}`;
     else if (lower === "connection") connection += `,${value.toLowerCase()}`;
   }
-  let reusable = m[1] === "1"
+  let reusable = connection === ""
+    ? m[1] === "1"
+    : m[1] === "1"
     ? !/(^|,)\s*close\s*(,|$)/.test(connection)
     : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
   let framing: ResponseHead["framing"];
@@ -234,14 +236,18 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   else if (te !== undefined) {
     // A length beside a transfer coding is ignored (and the connection not reused: RFC 9112 §6.3).
     if (lengths !== undefined) reusable = false;
-    const codings = te.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
+    const codings = /^chunked$/i.test(te)
+      ? ["chunked"]
+      : te.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
     framing = codings[codings.length - 1] === "chunked" ? "chunked" : "close";
     if (codings.length !== 1 || codings[0] !== "chunked") {
       // A content coding below the chunks would reach the caller still encoded.
       throw new Http1ProtocolError(`unsupported transfer-encoding ${JSON.stringify(te)}`);
     }
   } else if (lengths !== undefined) {
-    const values = new Set(lengths.split(",").map((v) => v.trim()));
+    const values = lengths.includes(",")
+      ? new Set(lengths.split(",").map((v) => v.trim()))
+      : new Set([lengths]);
     const [only] = values;
     if (values.size !== 1 || !/^\d{1,15}$/.test(only)) {
       throw new Http1ProtocolError(`invalid content-length ${JSON.stringify(lengths)}`);

@@ -120,18 +120,19 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0 && a.length === b.length;
 }
 
-/** The last header value parsed by {@link mediaTypes}: clients send the same one every time. */
-let lastMediaHeader: string | null = null;
-let lastMediaTypes: readonly string[] = [];
+/** Header values parsed by {@link mediaTypes}: clients send the same few every time. */
+const mediaCache = new Map<string, readonly string[]>();
 
 /** The media types named in an `Accept` or `Content-Type` value, lower-cased, parameters dropped. */
 function mediaTypes(h: string | null): readonly string[] {
-  if (h !== lastMediaHeader) {
-    lastMediaTypes = (h ?? "").split(",").map((p) => p.split(";")[0].trim().toLowerCase())
-      .filter(Boolean);
-    lastMediaHeader = h;
+  if (h === null) return [];
+  let types = mediaCache.get(h);
+  if (types === undefined) {
+    types = h.split(",").map((p) => p.split(";")[0].trim().toLowerCase()).filter(Boolean);
+    if (mediaCache.size >= 64) mediaCache.clear();
+    mediaCache.set(h, types);
   }
-  return lastMediaTypes;
+  return types;
 }
 
 function accepts(req: Request, type: string): boolean {
