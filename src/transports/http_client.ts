@@ -18,6 +18,7 @@ import { LineFramer } from "../proxy/framing.ts";
 import { errorResponse, type ProxyEvent, type Routed, sniffId } from "../proxy/session.ts";
 import { createProxySetup } from "../proxy/setup.ts";
 import type { JsonRpcId } from "../types.ts";
+import { readBoundedBody } from "./bounded_body.ts";
 import { readSse, SseParser } from "./sse.ts";
 
 const INTERNAL_ERROR = -32603;
@@ -316,16 +317,13 @@ export class StreamableHttpClient {
       }
       if (type === "application/json") {
         const max = this.#o.maxMessageBytes ?? Infinity;
-        const declared = Number(res.headers.get("content-length") ?? "0");
-        const body = declared > max ? "" : await res.text();
-        if (declared > max || body.length > max) {
-          await res.body?.cancel().catch(() => {});
-          const size = Math.max(declared, body.length);
-          if (this.#o.onOversized) this.#o.onOversized(body.slice(0, 4096), size);
+        const body = await readBoundedBody(res, max);
+        if ("oversized" in body) {
+          if (this.#o.onOversized) this.#o.onOversized(body.prefix, body.oversized);
           // The prefix may not name the request: answer every request of this POST.
           return this.#fail(s.requests, `the server's response exceeds --max-message-bytes ${max}`);
         }
-        if (body.trim()) await this.#deliver(body);
+        if (body.text.trim()) await this.#deliver(body.text);
         return;
       }
       await res.body?.cancel();
@@ -338,7 +336,9 @@ export class StreamableHttpClient {
   async #httpError(res: Response, s: Summary): Promise<void> {
     let body = "";
     try {
-      body = await res.text();
+      // Bounded like any message: an oversized error body is dropped (its requests still fail).
+      const b = await readBoundedBody(res, this.#o.maxMessageBytes ?? Infinity);
+      body = "text" in b ? b.text : "";
     } catch { /* dropped */ }
     if (res.status === 404 && this.#sessionId) {
       this.#o.onEvent?.({

@@ -22,6 +22,7 @@ import {
 } from "../proxy/session.ts";
 import type { JsonRpcId } from "../types.ts";
 import { scrubError, StreamableHttpClient } from "./http_client.ts";
+import { readBoundedBody } from "./bounded_body.ts";
 import { SharedDeadline } from "./shared_deadline.ts";
 import { encodeEvent, type SseEvent, SseParser } from "./sse.ts";
 
@@ -493,36 +494,10 @@ function splitBatch(reply: string): string[] {
     : [reply];
 }
 
-/**
- * The body of a request or response as text, or null when it is longer than `max` bytes. A
- * declared length within bounds is read in one go (the runtime's streaming path costs more).
- */
+/** The body of a request or response as text, or null when it is longer than `max` bytes. */
 async function readBounded(r: Request | Response, max: number): Promise<string | null> {
-  if (!r.body) return "";
-  const declared = r.headers.get("content-length");
-  if (declared !== null && Number(declared) <= max) return await r.text();
-  const reader = r.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
-  }
-  const dec = new TextDecoder();
-  if (parts.length === 1) return dec.decode(parts[0]);
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return dec.decode(all);
+  const body = await readBoundedBody(r, max);
+  return "text" in body ? body.text : null;
 }
 
 /**
