@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 
 /** Tunables for {@link createHttp1Fetch}. */
 export interface Http1FetchOptions {
@@ -320,17 +321,6 @@ class ChunkedReader {
   }
 }
 
-function concat(parts: readonly Uint8Array<ArrayBuffer>[], total: number): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1) return parts[0].slice();
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The request was aborted", "AbortError");
 }
@@ -616,13 +606,11 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
         // Complete already (the usual case for a short answer): hand it over as bytes.
         chunked = new ChunkedReader();
         const parts: Uint8Array<ArrayBuffer>[] = [];
-        let total = 0;
         const mark = c.start;
         chunked.step(c, (b) => {
           parts.push(b);
-          total += b.length;
         });
-        if (chunked.done) whole = concat(parts, total);
+        if (chunked.done) whole = concatBytes(parts, true);
         else {
           // Not complete: rewind and stream it from the start.
           c.start = mark;

@@ -373,10 +373,8 @@ function possibleFamilies(body: string): number {
         wordStart = i;
         h = 0x811c9dc5;
       } else if (i - wordStart >= LONGEST_CUE) {
-        // Too long to be a cue: the rest of the word is skipped natively (as in anchorWindows).
-        WORD_RUN.lastIndex = i;
-        WORD_RUN.test(body);
-        i = WORD_RUN.lastIndex - 1;
+        // Too long to be a cue: the rest of the word is skipped.
+        i = lastWordChar(body, i);
         wordStart = -1;
         continue;
       }
@@ -543,6 +541,16 @@ const WORD_CHAR: Uint8Array = (() => {
 /** A run of the characters WORD_CHAR keeps (ASCII letters and digits). */
 const WORD_RUN = /[0-9A-Za-z]*/y;
 
+/**
+ * The last character of the word that runs through `i`, found natively: hashing a megabyte-long
+ * "word" (a blob) one character at a time cost about 3 ns per character.
+ */
+function lastWordChar(text: string, i: number): number {
+  WORD_RUN.lastIndex = i;
+  WORD_RUN.test(text);
+  return WORD_RUN.lastIndex - 1;
+}
+
 /** No anchor is longer: the longest anchor word, or the 34 characters of an account number. */
 const LONGEST_ANCHOR = Math.max(
   34,
@@ -590,11 +598,8 @@ function anchorWindows(text: string): Array<[number, number]> {
         wordStart = i;
         h = 0x811c9dc5;
       } else if (i - wordStart >= LONGEST_ANCHOR) {
-        // Too long to be an anchor: the rest of the word is skipped natively (hashing a
-        // megabyte-long "word", such as a blob, cost about 3 ns per character).
-        WORD_RUN.lastIndex = i;
-        WORD_RUN.test(text);
-        i = WORD_RUN.lastIndex - 1;
+        // Too long to be an anchor: the rest of the word is skipped.
+        i = lastWordChar(text, i);
         wordStart = -1;
         continue;
       }

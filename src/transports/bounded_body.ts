@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 
 /** The body, or how big it was (at least) and its first characters when over the limit. */
 export type BoundedBody =
@@ -51,15 +52,5 @@ export async function readBoundedBody(r: Request | Response, max: number): Promi
 }
 
 function decode(parts: readonly Uint8Array[]): string {
-  const dec = new TextDecoder();
-  if (parts.length === 1) return dec.decode(parts[0]);
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return dec.decode(all);
+  return new TextDecoder().decode(concatBytes(parts));
 }

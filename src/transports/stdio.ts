@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 import { type Frame, LineFramer } from "../proxy/framing.ts";
 import type { Routed } from "../proxy/session.ts";
 
@@ -70,19 +71,6 @@ function chunkReader(source: ReadableStream<Uint8Array>): {
   };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Up to this many bytes, parts are joined into one write; larger ones are written as they are. */
 const JOIN_BYTES = 64 * 1024;
 
@@ -94,7 +82,7 @@ const JOIN_BYTES = 64 * 1024;
 async function writeParts(sink: ByteSink, parts: Uint8Array[]): Promise<void> {
   let n = 0;
   for (const p of parts) n += p.length;
-  if (n <= JOIN_BYTES) return sink.write(concat(parts));
+  if (n <= JOIN_BYTES) return sink.write(concatBytes(parts));
   await Promise.all(parts.map((p) => sink.write(p)));
 }
 
