@@ -497,6 +497,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
     head: ResponseHead,
     chunked: ChunkedReader | null,
     signal: AbortSignal | null | undefined,
+    first: Uint8Array | null,
   ): ReadableStream<Uint8Array> {
     let left = head.framing === "length" ? head.contentLength : Infinity;
     let finished = false;
@@ -518,6 +519,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
     return new ReadableStream<Uint8Array>({
       start: (ctl) => {
         controller = ctl;
+        if (first !== null) ctl.enqueue(first);
       },
       pull: async (ctl) => {
         if (finished) return;
@@ -598,6 +600,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
     let head: ResponseHead;
     let whole: Uint8Array<ArrayBuffer> | null = null;
     let chunked: ChunkedReader | null = null;
+    let first: Uint8Array | null = null;
     try {
       await c.writeAll(bytes);
       head = await readHead(c, method);
@@ -606,16 +609,12 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
         // Complete already (the usual case for a short answer): hand it over as bytes.
         chunked = new ChunkedReader();
         const parts: Uint8Array<ArrayBuffer>[] = [];
-        const mark = c.start;
         chunked.step(c, (b) => {
           parts.push(b);
         });
         if (chunked.done) whole = concatBytes(parts, true);
-        else {
-          // Not complete: rewind and stream it from the start.
-          c.start = mark;
-          chunked = new ChunkedReader();
-        }
+        // Not complete: what came is the stream's first piece, the rest is read as it comes.
+        else if (parts.length > 0) first = concatBytes(parts, true);
       } else if (head.framing === "length") whole = await readWhole(c, head);
     } catch (e) {
       signal?.removeEventListener("abort", onAbort);
@@ -655,7 +654,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
       release(c, head.reusable);
       return res;
     }
-    return toResponse(streamBody(c, head, chunked, signal), head, -1);
+    return toResponse(streamBody(c, head, chunked, signal, first), head, -1);
   }
 
   const f = ((input: string | URL | Request, init: RequestInit = {}) => {

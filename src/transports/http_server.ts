@@ -136,10 +136,13 @@ function mediaTypes(h: string | null): readonly string[] {
   return types;
 }
 
-function accepts(req: Request, type: string): boolean {
-  const types = mediaTypes(req.headers.get("accept"));
-  const [major] = type.split("/");
-  return types.some((t) => t === type || t === `${major}/*` || t === "*/*");
+/** Whether the request's `Accept` admits every one of `types`. */
+function accepts(req: Request, ...types: string[]): boolean {
+  const accepted = mediaTypes(req.headers.get("accept"));
+  return types.every((type) => {
+    const major = type.slice(0, type.indexOf("/"));
+    return accepted.some((t) => t === type || t === `${major}/*` || t === "*/*");
+  });
 }
 
 /** Hostname of a `Host` header value (`[::1]:8080` → `[::1]`). */
@@ -346,7 +349,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   };
 
   const post = async (req: Request): Promise<Response> => {
-    if (!accepts(req, "application/json") || !accepts(req, "text/event-stream")) {
+    if (!accepts(req, "application/json", "text/event-stream")) {
       return httpError(
         406,
         -32000,
