@@ -768,6 +768,8 @@ class HttpRelay implements Backend {
       }
       return messages;
     };
+    // Open from the start: ending the session cancels it, held back or streamed.
+    this.#open.add(reader);
     const asked = items.filter((i) => i.isRequest && i.id !== undefined);
     if (asked.length) {
       const hold = this.#holds.start();
@@ -777,7 +779,10 @@ class HttpRelay implements Backend {
           const r = await Promise.race([next, hold.passed]);
           if (r === null) break;
           next = undefined;
-          if (r.done) return respond(pending.join(""), status, SSE_HEADERS);
+          if (r.done) {
+            this.#open.delete(reader);
+            return respond(pending.join(""), status, SSE_HEADERS);
+          }
           const messages = await relayChunk(r.value);
           if (messages > 0 && asked.some((i) => this.#proxy.fromClient.has(i.id!))) break;
         }
@@ -787,7 +792,6 @@ class HttpRelay implements Backend {
         hold.end();
       }
     }
-    this.#open.add(reader);
     const stream = new ReadableStream<Uint8Array>({
       pull: async (ctl) => {
         for (;;) {
