@@ -67,7 +67,7 @@ export class Http1ProtocolError extends TypeError {
 
 /** One socket with its read buffer. At most one read is outstanding at a time. */
 class Connection {
-  // 64 KiB: a large body is read in as few pieces as the runtime's own fetch reads it.
+  // 64 KiB: a large streamed body arrives in a few large pieces rather than many small ones.
   buf: Uint8Array<ArrayBuffer> = new Uint8Array(64 * 1024);
   /** Unconsumed bytes are `buf[start, end)`. */
   start = 0;
@@ -226,9 +226,7 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
     else if (lower === "transfer-encoding") te = te === undefined ? value : `${te},${value}`;
     else if (lower === "connection") connection += `,${value.toLowerCase()}`;
   }
-  let reusable = connection === ""
-    ? m[1] === "1"
-    : m[1] === "1"
+  let reusable = m[1] === "1"
     ? !/(^|,)\s*close\s*(,|$)/.test(connection)
     : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
   let framing: ResponseHead["framing"];
@@ -237,18 +235,14 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   else if (te !== undefined) {
     // A length beside a transfer coding is ignored (and the connection not reused: RFC 9112 §6.3).
     if (lengths !== undefined) reusable = false;
-    const codings = /^chunked$/i.test(te)
-      ? ["chunked"]
-      : te.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
-    framing = codings[codings.length - 1] === "chunked" ? "chunked" : "close";
+    const codings = te.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
     if (codings.length !== 1 || codings[0] !== "chunked") {
       // A content coding below the chunks would reach the caller still encoded.
       throw new Http1ProtocolError(`unsupported transfer-encoding ${JSON.stringify(te)}`);
     }
+    framing = "chunked";
   } else if (lengths !== undefined) {
-    const values = lengths.includes(",")
-      ? new Set(lengths.split(",").map((v) => v.trim()))
-      : new Set([lengths]);
+    const values = new Set(lengths.split(",").map((v) => v.trim()));
     const [only] = values;
     if (values.size !== 1 || !/^\d{1,15}$/.test(only)) {
       throw new Http1ProtocolError(`invalid content-length ${JSON.stringify(lengths)}`);
@@ -428,6 +422,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
   }
 
   async function readHead(c: Connection, method: string): Promise<ResponseHead> {
+    const tooLarge = () => new Http1ProtocolError(`response head larger than ${maxHead} bytes`);
     for (;;) {
       // Bytes after `c.start` already searched: relative, as `fill()` may move them to the front
       // of the buffer (an absolute index went stale after a 1xx head and missed the end).
@@ -435,9 +430,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
       let end: number;
       while ((end = findHeadEnd(c.buf, c.start + Math.max(0, scanned - 3), c.end)) < 0) {
         scanned = c.available;
-        if (c.available > maxHead) {
-          throw new Http1ProtocolError(`response head larger than ${maxHead} bytes`);
-        }
+        if (c.available > maxHead) throw tooLarge();
         if (!(await c.fill())) {
           throw new Http1ProtocolError(
             c.available === 0
@@ -447,9 +440,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
         }
       }
       // Checked here too: a head that arrives in one read never went through the check above.
-      if (end - c.start > maxHead) {
-        throw new Http1ProtocolError(`response head larger than ${maxHead} bytes`);
-      }
+      if (end - c.start > maxHead) throw tooLarge();
       const text = latin1.decode(c.buf.subarray(c.start, end));
       c.start = end + 4;
       const head = parseResponseHead(text, method);
@@ -459,37 +450,28 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
     }
   }
 
-  /** The body when it is complete without waiting on a slow sender, else null. */
-  async function readWhole(
-    c: Connection,
-    head: ResponseHead,
-  ): Promise<Uint8Array<ArrayBuffer> | null> {
-    if (head.framing === "length") {
-      const n = head.contentLength;
-      if (n > bufferBytes) return null;
-      if (c.available >= n) {
-        const body = c.buf.slice(c.start, c.start + n);
-        c.start += n;
-        return body;
-      }
-      // Read straight into a buffer of the body's size (growing the connection's buffer by
-      // doubling would copy a large body several times).
-      const body = new Uint8Array(n);
-      let got = c.available;
-      body.set(c.buf.subarray(c.start, c.end));
-      c.start = c.end = 0;
-      while (got < n) {
-        const k = await c.readInto(body.subarray(got));
-        if (k === null) {
-          throw new Http1ProtocolError(
-            "the server closed the connection in the middle of the body",
-          );
-        }
-        got += k;
-      }
+  /** A `content-length` body of at most `bufferBytes`, read whole; null for a longer one. */
+  async function readWhole(c: Connection, n: number): Promise<Uint8Array<ArrayBuffer> | null> {
+    if (n > bufferBytes) return null;
+    if (c.available >= n) {
+      const body = c.buf.slice(c.start, c.start + n);
+      c.start += n;
       return body;
     }
-    return null;
+    // Read straight into a buffer of the body's size (growing the connection's buffer by
+    // doubling would copy a large body several times).
+    const body = new Uint8Array(n);
+    let got = c.available;
+    body.set(c.buf.subarray(c.start, c.end));
+    c.start = c.end = 0;
+    while (got < n) {
+      const k = await c.readInto(body.subarray(got));
+      if (k === null) {
+        throw new Http1ProtocolError("the server closed the connection in the middle of the body");
+      }
+      got += k;
+    }
+    return body;
   }
 
   function streamBody(
@@ -615,7 +597,7 @@ export function createHttp1Fetch(o: Http1FetchOptions = {}): Http1Fetch {
         if (chunked.done) whole = concatBytes(parts, true);
         // Not complete: what came is the stream's first piece, the rest is read as it comes.
         else if (parts.length > 0) first = concatBytes(parts, true);
-      } else if (head.framing === "length") whole = await readWhole(c, head);
+      } else if (head.framing === "length") whole = await readWhole(c, head.contentLength);
     } catch (e) {
       signal?.removeEventListener("abort", onAbort);
       c.close();
