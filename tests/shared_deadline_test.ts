@@ -54,3 +54,16 @@ Deno.test("shared deadline: a period that is not positive is refused", () => {
   assert.throws(() => new SharedDeadline(0), RangeError);
   assert.throws(() => new SharedDeadline(Number.NaN), RangeError);
 });
+
+Deno.test("shared deadline: a wait that outlives stop() does not count against later waits (regression)", async () => {
+  const d = new SharedDeadline(10);
+  const old = d.start();
+  d.stop();
+  const fresh = d.start();
+  old.end(); // ended after stop(): must not take fresh's place
+  assert.equal(d.waiting, 1);
+  fresh.end();
+  assert.equal(d.waiting, 0);
+  await delay(40);
+  assert.equal(d.running, false, "the timer stopped by itself");
+});

@@ -34,6 +34,8 @@ export class SharedDeadline {
   #ticks: { promise: Promise<null>; resolve: () => void }[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #waits = 0;
+  /** Bumped by {@link stop}: waits started before it no longer count. */
+  #generation = 0;
   /** Whether a wait started since the last tick (the timer keeps running one more period). */
   #recent = false;
 
@@ -53,13 +55,15 @@ export class SharedDeadline {
     this.#timer ??= setInterval(() => this.#tick(), this.#ms);
     this.#waits++;
     this.#recent = true;
+    const generation = this.#generation;
     let ended = false;
     return {
       passed: this.#ticks[1].promise,
       end: () => {
         if (ended) return;
         ended = true;
-        this.#waits--;
+        // A wait that outlived stop() must not count against the waits started after it.
+        if (generation === this.#generation) this.#waits--;
       },
     };
   }
@@ -80,6 +84,7 @@ export class SharedDeadline {
     this.#timer = undefined;
     this.#ticks = [];
     this.#waits = 0;
+    this.#generation++;
   }
 
   #tick(): void {
