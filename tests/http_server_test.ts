@@ -171,13 +171,18 @@ async function post(
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
-/** Status of a POST sent with a forged `Host` header (fetch does not allow setting it). */
-async function rawStatus(url: string, host: string): Promise<number> {
+/**
+ * Status of a POST sent with a forged `Host` header or a request target as written (fetch allows
+ * neither).
+ */
+async function rawStatus(url: string, host: string, target?: string): Promise<number> {
   const u = new URL(url);
   const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
   const body = "{}";
   await conn.write(new TextEncoder().encode(
-    `POST ${u.pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    `POST ${
+      target ?? u.pathname
+    } HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
   ));
   let text = "";
   const buf = new Uint8Array(4096);
@@ -247,6 +252,17 @@ Deno.test({
         400,
         "a loopback Host passes the check",
       );
+      // The endpoint's path: read as written, parsed only when that is not it.
+      const loopback = `localhost:${new URL(url).port}`;
+      assert.equal(await rawStatus(url, loopback, "/elsewhere"), 404);
+      assert.equal(await rawStatus(url, loopback, "/mcpx"), 404);
+      assert.equal(
+        await rawStatus(url, loopback, "/mcp?session=1"),
+        400,
+        "a query is not the path",
+      );
+      assert.equal(await rawStatus(url, loopback, "/x/../mcp"), 400, "dot segments resolved");
+      assert.equal(await rawStatus(url, loopback, "/"), 400, "the root serves MCP too");
       const put = await fetch(url, { method: "PUT", body: "{}" });
       await put.body?.cancel();
       assert.equal(put.status, 405);

@@ -27,14 +27,16 @@ const PREFIX_CHARS = 4096;
  * refused unread; anything else is read piece by piece and abandoned past `max`.
  */
 export async function readBoundedBody(r: Request | Response, max: number): Promise<BoundedBody> {
-  if (!r.body) return { text: "" };
+  // `body` is not touched on the common path: in Deno, reading it turns a body held as bytes
+  // into a stream, and `text()` then goes through that stream.
   const declared = r.headers.get("content-length");
   if (declared !== null && /^\d+$/.test(declared)) {
     const n = Number(declared);
     if (n <= max) return { text: await r.text() };
-    await r.body.cancel().catch(() => {});
+    await r.body?.cancel().catch(() => {});
     return { oversized: n, prefix: "" };
   }
+  if (!r.body) return { text: "" };
   const reader = r.body.getReader();
   const parts: Uint8Array[] = [];
   let n = 0;

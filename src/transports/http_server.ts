@@ -145,6 +145,16 @@ function accepts(req: Request, ...types: string[]): boolean {
   });
 }
 
+/** The path of an absolute URL as written (`new URL` for every request costs more). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  let end = url.indexOf("?", start);
+  if (end === -1) end = url.length;
+  const hash = url.indexOf("#", start);
+  return url.slice(start, hash !== -1 && hash < end ? hash : end);
+}
+
 /** Hostname of a `Host` header value (`[::1]:8080` → `[::1]`). */
 function hostName(host: string): string {
   const h = host.trim().toLowerCase();
@@ -254,14 +264,17 @@ export function createGateway(o: GatewayOptions): Gateway {
     return res;
   };
 
+  const isEndpoint = (p: string) => p === path || p === "/";
+
   const makeBackend = (proxy: ProxySession): Backend =>
     o.upstream.kind === "http"
       ? new HttpRelay(o.upstream, proxy, o.maxMessageBytes, holds)
       : new RoutedBackend(proxy, childChannel(o.upstream, o.maxMessageBytes), o.event);
 
   const handle = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    if (url.pathname !== path && url.pathname !== "/") {
+    const p = pathOf(req.url);
+    // The URL is parsed (dot segments and all) only when the plain reading is not the endpoint.
+    if (!isEndpoint(p) && !isEndpoint(new URL(req.url).pathname)) {
       return httpError(404, -32000, `Not Found: the MCP endpoint is ${path}`);
     }
     // DNS rebinding: the Host must be one we serve, and a browser Origin must be allowed.
@@ -528,6 +541,8 @@ function joinMessages(parts: readonly string[]): string {
  */
 class HttpRelay implements Backend {
   readonly #up: Extract<Upstream, { kind: "http" }>;
+  /** Parsed once (the HTTP/1.1 client would parse the string on every request). */
+  readonly #url: URL;
   readonly #proxy: ProxySession;
   readonly #max: number;
   readonly #fetch: typeof fetch;
@@ -550,6 +565,7 @@ class HttpRelay implements Backend {
   ) {
     this.#holds = holds;
     this.#up = up;
+    this.#url = new URL(up.url);
     this.#proxy = proxy;
     this.#max = max;
     this.#fetch = up.fetch ?? fetch;
@@ -583,7 +599,7 @@ class HttpRelay implements Backend {
     const h = this.#headers(req);
     h["content-type"] = "application/json";
     h["accept"] = "application/json, text/event-stream";
-    const res = await this.#fetch(this.#up.url, { method: "POST", headers: h, body: text });
+    const res = await this.#fetch(this.#url, { method: "POST", headers: h, body: text });
     const sid = res.headers.get(SESSION_HEADER);
     if (sid) this.#sid = sid;
     if (res.status === 404 && this.#sid) this.#dead = true;
@@ -603,14 +619,14 @@ class HttpRelay implements Backend {
     h["accept"] = "text/event-stream";
     const last = req.headers.get("last-event-id");
     if (last !== null) h["last-event-id"] = last;
-    const res = await this.#fetch(this.#up.url, { method: "GET", headers: h });
+    const res = await this.#fetch(this.#url, { method: "GET", headers: h });
     if (res.status === 404 && this.#sid) this.#dead = true;
     return this.#relay(res, [], []);
   }
 
   async delete(req: Request): Promise<Response> {
     if (this.#fallback) return this.#fallback.delete(req);
-    const res = await this.#fetch(this.#up.url, { method: "DELETE", headers: this.#headers(req) });
+    const res = await this.#fetch(this.#url, { method: "DELETE", headers: this.#headers(req) });
     await res.body?.cancel();
     this.#deleted = res.ok || res.status === 404;
     if (res.ok) return new Response(null, { status: 200 });
@@ -633,7 +649,7 @@ class HttpRelay implements Backend {
     if (this.#sid && !this.#deleted) {
       this.#deleted = true;
       try {
-        const res = await this.#fetch(this.#up.url, {
+        const res = await this.#fetch(this.#url, {
           method: "DELETE",
           headers: this.#headers(null),
           signal: AbortSignal.timeout(2000),
@@ -655,7 +671,7 @@ class HttpRelay implements Backend {
     const h = this.#headers(null);
     h["content-type"] = "application/json";
     h["accept"] = "application/json, text/event-stream";
-    this.#fetch(this.#up.url, { method: "POST", headers: h, body: reply }).then(
+    this.#fetch(this.#url, { method: "POST", headers: h, body: reply }).then(
       (r) => r.body?.cancel(),
       () => {},
     );
@@ -667,13 +683,17 @@ class HttpRelay implements Backend {
     items: readonly Item[],
   ): Promise<Response> {
     const type = mediaTypes(res.headers.get("content-type"))[0];
-    if (res.status === 202 || res.body === null || res.status === 204) {
+    const declared = res.headers.get("content-length");
+    // `body` is read only when the length is unknown: in Deno that turns a body held as bytes
+    // into a stream (and a whole answer of the HTTP/1.1 client always has a length).
+    if (
+      res.status === 202 || res.status === 204 || (declared === null && res.body === null)
+    ) {
       await res.body?.cancel();
       if (replies.length) return json(joinMessages(replies));
       return new Response(null, { status: res.status === 204 ? 202 : res.status });
     }
     if (type === "text/event-stream" && res.ok) {
-      const declared = res.headers.get("content-length");
       if (declared !== null && Number(declared) <= this.#max) {
         // The whole stream is here already (a short answer): relay it as one body, which costs
         // the client a fraction of a streamed one.
@@ -682,7 +702,7 @@ class HttpRelay implements Backend {
         for (const e of parser.push(await res.text())) out += await this.#relayEvent(e);
         return respond(out, res.status, SSE_HEADERS);
       }
-      return await this.#relaySse(res.status, res.body, replies, items);
+      return await this.#relaySse(res.status, res.body!, replies, items);
     }
     if (type === "application/json") {
       const text = await readBounded(res, this.#max);
@@ -698,7 +718,7 @@ class HttpRelay implements Backend {
       if (parts.length === 0) return new Response(null, { status: res.ok ? 202 : res.status });
       return json(joinMessages(parts), res.status);
     }
-    await res.body.cancel();
+    await res.body?.cancel();
     // Anything else (an HTML error page…) is not passed to the client uninspected.
     if (res.ok) {
       return httpError(
