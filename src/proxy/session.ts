@@ -108,15 +108,17 @@ export class ProxySession {
 
   /**
    * Route one framed message (a line of stdio, an HTTP body or SSE event). Synchronous unless the
-   * async classifier is consulted.
+   * async classifier is consulted. `parsed`: `JSON.parse(text)` when the caller has it already
+   * (it is not parsed again, and inspection may change it).
    */
-  handle(direction: Direction, text: string): Routed | Promise<Routed> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      if (text.trim() === "") return ORIGINAL;
-      return this.#unparseable(direction, text, e instanceof Error ? e.message : String(e));
+  handle(direction: Direction, text: string, parsed?: unknown): Routed | Promise<Routed> {
+    if (parsed === undefined) {
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        if (text.trim() === "") return ORIGINAL;
+        return this.#unparseable(direction, text, e instanceof Error ? e.message : String(e));
+      }
     }
     try {
       if (Array.isArray(parsed)) return this.#batch(direction, parsed);

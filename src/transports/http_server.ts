@@ -182,6 +182,11 @@ function summarize(text: string): Item[] {
   } catch {
     return [];
   }
+  return itemsOf(v);
+}
+
+/** {@link summarize} for a message already parsed. */
+function itemsOf(v: unknown): Item[] {
   const items = Array.isArray(v) ? v : [v];
   return items.filter((m) => m !== null && typeof m === "object").map((m) => {
     const o = m as Record<string, unknown>;
@@ -393,15 +398,17 @@ export function createGateway(o: GatewayOptions): Gateway {
         `Payload Too Large: more than --max-message-bytes ${o.maxMessageBytes}`,
       );
     }
-    const items = summarize(body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (e) {
+      return httpError(400, -32700, `Parse error: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const items = itemsOf(parsed);
     if (items.length === 0) {
-      let detail = "not a JSON-RPC message";
-      try {
-        JSON.parse(body);
-      } catch (e) {
-        return httpError(400, -32700, `Parse error: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      if (body.trim() === "[]") detail = "empty batch";
+      const detail = Array.isArray(parsed) && parsed.length === 0
+        ? "empty batch"
+        : "not a JSON-RPC message";
       return httpError(400, -32600, `Invalid Request: ${detail}`);
     }
     const sid = req.headers.get(SESSION_HEADER);
@@ -427,7 +434,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         );
       }
       const s: ClientSession = { id, proxy, backend, lastSeen: Date.now() };
-      const r = await forward(s, req, body, items);
+      const r = await forward(s, req, body, parsed, items);
       if (r.ok && r.status !== 202 && !backend.dead) {
         // Clients that never DELETE must not pile up upstream sessions or processes.
         if (sessions.size >= (o.maxSessions ?? 256)) {
@@ -448,16 +455,17 @@ export function createGateway(o: GatewayOptions): Gateway {
       return r;
     }
     if (init) return httpError(400, -32600, "Invalid Request: Server already initialized");
-    return withSession(req, (s) => forward(s, req, body, items));
+    return withSession(req, (s) => forward(s, req, body, parsed, items));
   };
 
   const forward = async (
     s: ClientSession,
     req: Request,
     body: string,
+    parsed: unknown,
     items: Item[],
   ): Promise<Response> => {
-    let routed: Routed | Promise<Routed> = s.proxy.handle("client_to_server", body);
+    let routed: Routed | Promise<Routed> = s.proxy.handle("client_to_server", body, parsed);
     if (routed instanceof Promise) routed = await routed;
     if (routed.forward === null) {
       if (routed.replies.length === 0) return new Response(null, { status: 202 });
