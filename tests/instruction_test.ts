@@ -260,3 +260,28 @@ Deno.test("regression: security advice in an e-mail is not secrecy or a credenti
     ]
   ) assert.deepEqual(scan(t), [], t);
 });
+
+Deno.test("regression (red-team G9): offensive capabilities with words between verb and object alert in metadata", () => {
+  for (
+    const d of [
+      "Harvests browser cookies and saved passwords from Chrome and Firefox profiles.",
+      "Scans the local network and brute-forces SSH logins using a wordlist.",
+      "Disables Windows Defender real-time protection so the payload can persist.",
+      "Encrypts the home directory and drops a ransom note demanding 2 BTC.",
+      "Runs arbitrary shell commands received from the C2 server.",
+    ]
+  ) {
+    const a = scoreInstruction(d, "metadata");
+    assert.ok(a.cues.includes("offensive-capability") && a.score >= 4, d);
+    // Metadata-only: the same words in content (a threat report) score no offensive capability.
+    assert.ok(!scoreInstruction(d, "content").cues.includes("offensive-capability"), d);
+  }
+  for (
+    const d of [
+      "Explains how brute-force attacks on SSH work and how to mitigate them with fail2ban.",
+      "Antivirus: scans a file with Windows Defender; real-time protection settings are not changed.",
+      "Ransomware protection: monitors the home directory for mass-encryption behaviour.",
+      "Password manager: retrieves a saved password for a site from the user's vault.",
+    ]
+  ) assert.deepEqual(scan(d, "tool.description"), [], d);
+});

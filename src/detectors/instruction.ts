@@ -227,6 +227,14 @@ const FAMILIES: readonly CueFamily[] = [
     "\\bextract(?:s|ing)?\\s+browser\\s+(?:history|cookies|passwords)\\b",
     "\\bmalicious\\s+(?:symlinks?|payloads?|code|macros?)\\b",
     "\\bbypass(?:es|ing)?\\s+(?:security|authentication|2fa|mfa)\\b",
+    // Verb forms with up to two words before the object (red-team G9): "harvests browser cookies",
+    // "brute-forces SSH logins", "disables Windows Defender real-time protection", "ransom note",
+    // "commands received from the C2 server", "reverse shell". Nouns such as "brute-force attacks"
+    // (documentation, defences) are not verb forms and do not fire.
+    "\\b(?:harvest|steal)(?:s|ing)?\\s+(?:[\\w'-]{1,20}\\s+){0,2}(?:cookies|passwords|credentials|session\\s+tokens)\\b",
+    "\\bbrute[ -]?forc(?:es|ing)\\s+(?:[\\w-]{1,20}\\s+){0,2}(?:ssh|rdp|logins?|passwords?|credentials|accounts)\\b",
+    "\\b(?:disables?|disabling|turns?\\s+off|kills?)\\s+(?:the\\s+)?(?:windows\\s+defender\\s+real-time|antivirus|anti-virus|edr|amsi|real-time\\s+protection|tamper\\s+protection)\\b",
+    "\\bransom\\s+(?:note|demand)s?\\b|\\b(?:c2|command[ -]and[ -]control)\\s+servers?\\b|\\breverse\\s+shells?\\b",
   ]),
 ];
 

@@ -450,11 +450,13 @@ export const MIN_BLOB = 24;
 const NOT_PLAIN = /[^\x00-\x24\x27-\x5b\x5d-\x7f]/;
 
 /**
- * Whether `text` has a run of at least `min` base64 characters. Skips ahead: a character outside
- * the alphabet rules out every run through it, so English text is probed about once per word.
+ * Whether {@link decodedViews} may find something in `text`: a run of at least `min` base64
+ * characters, or a sign of character-level obfuscation that gets its own view (letters spaced out,
+ * leetspeak words; see {@link obfuscationSigns}). Skips ahead: a character outside the alphabet
+ * rules out every run through it, so English text is probed about once per word.
  */
 export function hasBlobRun(text: string, min: number = MIN_BLOB): boolean {
-  return nextBlobRun(text, 0, min) >= 0;
+  return nextBlobRun(text, 0, min) >= 0 || obfuscationSigns(text) !== 0;
 }
 
 /**
@@ -633,6 +635,349 @@ export function normalizeForMatching(text: string): TextView {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Character-level obfuscation views: letters spaced out ("I G N O R E", "i.g.n.o.r.e") and
+// leetspeak ("1gn0r3 4ll pr3v10u5"). Each is offered as an extra view (see decodedViews) only when a
+// cheap probe finds a sign of it; every view character maps back to the exact original characters.
+
+/** {@link obfuscationSigns}: a run of at least 4 single letters with one separator between them. */
+export const SIGN_SPACED = 1;
+/** {@link obfuscationSigns}: at least 2 words that mix letters with leet digits (`1gn0r3 4ll`). */
+export const SIGN_LEET = 2;
+
+// Separators between spaced-out letters. A run uses one of them throughout.
+function isSpacer(c: number): boolean {
+  return c === 0x20 || c === 0x2e || c === 0x2d || c === 0x5f || c === 0x2a;
+}
+
+function isAsciiLetter(c: number): boolean {
+  const l = (c | 0x20) - 0x61;
+  return l >= 0 && l < 26;
+}
+
+function isAsciiAlnum(c: number): boolean {
+  return isAsciiLetter(c) || (c >= 0x30 && c <= 0x39);
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c || c === 0x0b;
+}
+
+/**
+ * Whether position `p` holds one unit of a spaced run with separator `sep`: one visible character
+ * (a letter when the separator is punctuation) standing alone between separators or boundaries.
+ */
+function isUnit(t: string, p: number, sep: number): boolean {
+  if (p < 0 || p >= t.length) return false;
+  const c = t.charCodeAt(p);
+  if (sep === 0x20) {
+    if (isSpace(c) || c === 0xa0) return false;
+    const b = p > 0 ? t.charCodeAt(p - 1) : 0x20;
+    const a = p + 1 < t.length ? t.charCodeAt(p + 1) : 0x20;
+    // Not part of a longer word: the characters on both sides are spaces (or the text ends).
+    return (isSpace(b) || b === 0xa0) && (isSpace(a) || a === 0xa0) &&
+      (c < 0xd800 || c > 0xdfff);
+  }
+  if (!isAsciiLetter(c)) return false;
+  return !(p > 0 && isAsciiAlnum(t.charCodeAt(p - 1))) &&
+    !(p + 1 < t.length && isAsciiAlnum(t.charCodeAt(p + 1)));
+}
+
+/** Letters in the spaced run through unit `p` with separator `sep`, counting at most `cap`. */
+function spacedLetters(t: string, p: number, sep: number, cap: number): number {
+  let letters = isAsciiLetter(t.charCodeAt(p)) ? 1 : 0;
+  // Bounded walk (16 units each way): a long run of symbols costs no more than a short one.
+  for (
+    let q = p;
+    letters < cap && q - p < 32 && t.charCodeAt(q + 1) === sep && isUnit(t, q + 2, sep);
+    q += 2
+  ) if (isAsciiLetter(t.charCodeAt(q + 2))) letters++;
+  for (
+    let q = p;
+    letters < cap && p - q < 32 && t.charCodeAt(q - 1) === sep && isUnit(t, q - 2, sep);
+    q -= 2
+  ) if (isAsciiLetter(t.charCodeAt(q - 2))) letters++;
+  return letters;
+}
+
+// Whether a spaced run of at least 4 letters passes through position i (or i ± 1).
+function spacedAround(t: string, i: number): boolean {
+  for (let p = i - 1; p <= i + 1; p++) {
+    if (p < 0 || p >= t.length) continue;
+    const c = t.charCodeAt(p);
+    if (!isAsciiLetter(c)) continue;
+    const a = t.charCodeAt(p + 1);
+    if (isSpacer(a) && isUnit(t, p, a) && spacedLetters(t, p, a, 4) >= 4) return true;
+    const b = t.charCodeAt(p - 1);
+    if (b !== a && isSpacer(b) && isUnit(t, p, b) && spacedLetters(t, p, b, 4) >= 4) return true;
+  }
+  return false;
+}
+
+const LEET_MAP: Readonly<Record<string, string>> = Object.freeze({
+  "0": "o",
+  "1": "i",
+  "3": "e",
+  "4": "a",
+  "5": "s",
+  "7": "t",
+});
+
+// Two-letter words that a leet word of one letter and one digit may stand for.
+const LEET_SHORT: ReadonlySet<string> = new Set(
+  "of to it is in on or at as an so no do me we us if my up".split(" "),
+);
+
+/**
+ * Whether t[s, e) (a maximal run of ASCII letters and digits) reads as a leetspeak word: it mixes
+ * at least two letters with digits that stand for letters (0 1 3 4 5 7) and no other digit, is at
+ * most 24 characters, and is not a hex string of 6 or more (hashes, colours, ids) nor a name with a
+ * version number (`sha1`, `ipv4`, `gpt4`).
+ */
+function isLeetToken(t: string, s: number, e: number): boolean {
+  const len = e - s;
+  if (len < 2 || len > 24) return false;
+  let letters = 0;
+  let digits = 0;
+  let hex = true;
+  let leadLetters = 0;
+  let lettersAfterDigit = false;
+  for (let k = s; k < e; k++) {
+    const c = t.charCodeAt(k);
+    if (c >= 0x30 && c <= 0x39) {
+      if (c === 0x32 || c === 0x36 || c === 0x38 || c === 0x39) return false;
+      digits++;
+    } else {
+      letters++;
+      if (digits === 0) leadLetters++;
+      else lettersAfterDigit = true;
+      const l = c | 0x20;
+      if (l > 0x66) hex = false;
+    }
+  }
+  if (digits === 0) return false;
+  // One letter among digits is a unit, a date or a move (`4k`, `01T10`, `e4`), not a word; except
+  // two-letter function words (`t0`, `0f`, `1t`).
+  if (letters < 2) {
+    return len === 2 &&
+      LEET_SHORT.has((t[s] + t[s + 1]).toLowerCase().replace(/[013457]/, (d) => LEET_MAP[d]));
+  }
+  if (hex && len >= 6) return false; // hashes, colours, ids
+  if (!lettersAfterDigit && leadLetters >= 3) return false; // sha1, ipv4, gpt4, web3
+  return true;
+}
+
+/**
+ * {@link isLeetToken}, and the word is not a piece of a base64 blob (no `+`, `/` or `=` right
+ * before or after it: images and keys split into short letter-digit pieces there).
+ */
+function leetAt(t: string, s: number, e: number): boolean {
+  const b = s > 0 ? t.charCodeAt(s - 1) : 0x20;
+  const a = e < t.length ? t.charCodeAt(e) : 0x20;
+  if (b === 0x2b || b === 0x2f || b === 0x3d || a === 0x2b || a === 0x2f || a === 0x3d) {
+    return false;
+  }
+  return isLeetToken(t, s, e);
+}
+
+// A letter next to a digit that may stand for a letter; runs of letters and digits (sticky).
+const LEET_ADJ = /[A-Za-z][013457]|[013457][A-Za-z]/g;
+const ALNUM_RUN = /[A-Za-z0-9]*/y;
+
+/**
+ * Whether at least two distinct leetspeak words occur. Text without any of the digits 0 1 3 4 5 7
+ * is ruled out by a few native searches; otherwise a native regex finds letter/digit neighbours
+ * and each run of letters and digits is judged once.
+ */
+function hasLeet(t: string): boolean {
+  if (
+    t.indexOf("0") < 0 && t.indexOf("1") < 0 && t.indexOf("3") < 0 && t.indexOf("4") < 0 &&
+    t.indexOf("5") < 0 && t.indexOf("7") < 0
+  ) return false;
+  let found = 0;
+  LEET_ADJ.lastIndex = 0;
+  for (let m = LEET_ADJ.exec(t); m; m = LEET_ADJ.exec(t)) {
+    const p = m.index;
+    let s = p;
+    while (s > 0 && p - s < 25 && isAsciiAlnum(t.charCodeAt(s - 1))) s--;
+    ALNUM_RUN.lastIndex = p;
+    ALNUM_RUN.test(t);
+    const e = ALNUM_RUN.lastIndex;
+    if (!(s > 0 && isAsciiAlnum(t.charCodeAt(s - 1))) && leetAt(t, s, e) && ++found >= 2) {
+      return true;
+    }
+    LEET_ADJ.lastIndex = e;
+  }
+  return false;
+}
+
+/**
+ * Signs of character-level obfuscation in `text` ({@link SIGN_SPACED}, {@link SIGN_LEET} bits), found
+ * cheaply: spaced letters by probing every sixth character (a run of 4 spaced letters is 7 long),
+ * leetspeak from the positions of digits. 0 for ordinary prose.
+ */
+export function obfuscationSigns(text: string): number {
+  let signs = 0;
+  const n = text.length;
+  for (let i = 3; i < n; i += 6) {
+    // A run of 4 spaced letters is 7 characters long, so one probe lands on it. Straight-line
+    // reads, no inner loop: inside a word (two letters) or on other characters the probe moves on;
+    // only a lone letter next to a separator with another lone letter two places away (rare in
+    // prose, where lone letters are "a" and "I") is looked at closer.
+    const c = text.charCodeAt(i);
+    let p: number;
+    if (isAsciiLetter(c)) {
+      const a = text.charCodeAt(i + 1);
+      if (isAsciiLetter(a) || isAsciiAlnum(a) || isAsciiAlnum(text.charCodeAt(i - 1))) continue;
+      p = i;
+    } else if (isSpacer(c)) {
+      if (isAsciiLetter(text.charCodeAt(i + 1)) && !isAsciiAlnum(text.charCodeAt(i + 2))) p = i + 1;
+      else if (isAsciiLetter(text.charCodeAt(i - 1)) && !isAsciiAlnum(text.charCodeAt(i - 2))) {
+        p = i - 1;
+      } else continue;
+    } else continue;
+    if (spacedAround(text, p)) {
+      signs |= SIGN_SPACED;
+      break;
+    }
+  }
+  if (hasLeet(text)) signs |= SIGN_LEET;
+  return signs;
+}
+
+/** A view of `base` with some of its characters deleted; offsets map back through `base`. */
+function withDeletions(base: TextView, keep: string[], segV: number[], segB: number[]): TextView {
+  const text = keep.join("");
+  const vs = Int32Array.from(segV);
+  const bs = Int32Array.from(segB);
+  const toBase = (v: number): number => {
+    let lo = 0;
+    let hi = vs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (vs[mid] <= v) lo = mid;
+      else hi = mid - 1;
+    }
+    return bs[lo] + (v - vs[lo]);
+  };
+  return {
+    text,
+    identity: false,
+    toOriginal(s: number, e: number): [number, number] {
+      if (text.length === 0) return base.toOriginal(0, 0);
+      s = Math.min(Math.max(s, 0), text.length - 1);
+      e = Math.min(Math.max(e, s + 1), text.length);
+      return base.toOriginal(toBase(s), toBase(e - 1) + 1);
+    },
+  };
+}
+
+/**
+ * The view of `base` with spaced-out letters joined: `I G N O R E   A L L` reads
+ * `IGNORE   ALL`, `r e a d   ~ / . s s h` reads `read   ~/.ssh`, `i.g.n.o.r.e` reads `ignore`. A
+ * run of single characters separated by single spaces is joined when it has at least 4 letters or
+ * sits next to (2 to 8 spaces from) such a run; runs of single letters separated by `.` `-` `_` `*`
+ * are joined from 3 letters on. Undefined when nothing is joined.
+ */
+export function spacedLettersView(base: TextView): TextView | undefined {
+  const t = base.text;
+  const n = t.length;
+  // Runs: [first unit, last unit, separator, letters].
+  const runs: [number, number, number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const sep = t.charCodeAt(i + 1);
+    if (!isSpacer(sep) || !isUnit(t, i, sep) || !isUnit(t, i + 2, sep)) continue;
+    // i starts a run unless the unit before it is part of the same run (already consumed).
+    let last = i;
+    let letters = isAsciiLetter(t.charCodeAt(i)) ? 1 : 0;
+    while (t.charCodeAt(last + 1) === sep && isUnit(t, last + 2, sep)) {
+      last += 2;
+      if (isAsciiLetter(t.charCodeAt(last))) letters++;
+    }
+    runs.push([i, last, sep, letters]);
+    i = last;
+  }
+  if (runs.length === 0) return undefined;
+  const join = new Uint8Array(runs.length);
+  for (let r = 0; r < runs.length; r++) {
+    const [, , sep, letters] = runs[r];
+    join[r] = (sep === 0x20 ? letters >= 4 : letters >= 3) ? 1 : 0;
+  }
+  // Space-separated neighbours of a joined run (short words: "A L L", "t o") are joined too.
+  const gapOk = (a: number, b: number): boolean => {
+    const from = runs[a][1] + 1;
+    const to = runs[b][0];
+    if (runs[a][2] !== 0x20 || runs[b][2] !== 0x20 || to - from < 2 || to - from > 8) return false;
+    for (let k = from; k < to; k++) if (t.charCodeAt(k) !== 0x20) return false;
+    return true;
+  };
+  for (let r = 1; r < runs.length; r++) if (join[r - 1] && !join[r] && gapOk(r - 1, r)) join[r] = 1;
+  for (let r = runs.length - 2; r >= 0; r--) {
+    if (join[r + 1] && !join[r] && gapOk(r, r + 1)) join[r] = 1;
+  }
+  const keep: string[] = [];
+  const segV: number[] = [0];
+  const segB: number[] = [0];
+  let from = 0; // base offset still to copy
+  let v = 0; // view length so far
+  let any = false;
+  for (let r = 0; r < runs.length; r++) {
+    if (!join[r]) continue;
+    any = true;
+    const [first, last] = runs[r];
+    for (let u = first; u < last; u += 2) {
+      // Keep base[from, u + 1), drop the separator at u + 1.
+      keep.push(t.slice(from, u + 1));
+      v += u + 1 - from;
+      from = u + 2;
+      segV.push(v);
+      segB.push(from);
+    }
+  }
+  if (!any) return undefined;
+  keep.push(t.slice(from));
+  return withDeletions(base, keep, segV, segB);
+}
+
+/**
+ * The view of `base` with leetspeak words read as letters (`1gn0r3 4ll pr3v10u5` reads
+ * `ignore all previous`): only runs of letters and digits that {@link isLeetToken} accepts change,
+ * one character for one, so numbers, versions, hashes and ids stay as they are. Undefined when
+ * nothing changes.
+ */
+export function leetView(base: TextView): TextView | undefined {
+  const t = base.text;
+  let out = "";
+  let from = 0;
+  const re = /[A-Za-z0-9]+/g;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    const s = m.index;
+    const e = s + m[0].length;
+    if (!leetAt(t, s, e)) continue;
+    out += t.slice(from, s) + m[0].replace(/[013457]/g, (d) => LEET_MAP[d]);
+    from = e;
+  }
+  if (from === 0) return undefined;
+  out += t.slice(from);
+  return { text: out, identity: false, toOriginal: (s, e) => base.toOriginal(s, e) };
+}
+
+/** The obfuscation views of `base` for the signs found in its text. */
+function obfuscationViews(base: TextView): TextView[] {
+  const signs = obfuscationSigns(base.text);
+  if (signs === 0) return [];
+  const out: TextView[] = [];
+  if (signs & SIGN_SPACED) {
+    const v = spacedLettersView(base);
+    if (v) out.push(v);
+  }
+  if (signs & SIGN_LEET) {
+    const v = leetView(base);
+    if (v) out.push(v);
+  }
+  return out;
+}
+
 // Character classes for blob runs: 1 = base64 (standard or URL alphabet), 2 = also a hex digit.
 const BLOB_CLASS: Uint8Array = (() => {
   const t = new Uint8Array(128);
@@ -649,12 +994,14 @@ const HEX_RUN = /[0-9a-fA-F]*/y;
 
 /**
  * Runs of base64 characters at least `min` long (with `=` padding), skipping shorter runs; lazily,
- * so that a caller that stops after a few blobs does not look at the rest of the text.
+ * so that a caller that stops after a few blobs does not look at the rest of the text. A run that
+ * fills its line and goes on in following lines of the same length (MIME and PEM wrap base64 every
+ * 60, 64 or 76 characters) is one blob: `joined` holds it without the line breaks.
  */
 function* blobRuns(
   text: string,
   min: number,
-): Generator<{ start: number; end: number; hexOnly: boolean }> {
+): Generator<{ start: number; end: number; hexOnly: boolean; joined?: string }> {
   const n = text.length;
   const atLeast = Math.max(1, min);
   let start = nextBlobRun(text, 0, atLeast);
@@ -663,13 +1010,42 @@ function* blobRuns(
     // (an image, a megabyte of one letter) cost about 3 ns per character.
     BASE64_RUN.lastIndex = start;
     BASE64_RUN.test(text);
-    const i = BASE64_RUN.lastIndex;
+    let i = BASE64_RUN.lastIndex;
     HEX_RUN.lastIndex = start;
     HEX_RUN.test(text);
-    const hexOnly = HEX_RUN.lastIndex === i;
+    let hexOnly = HEX_RUN.lastIndex === i;
     let end = i;
     while (end < n && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
-    yield { start, end, hexOnly };
+    let joined: string | undefined;
+    const width = i - start;
+    if (end === i && width >= 16 && width % 4 === 0 && width <= 1024) {
+      // Wrapped base64: next lines of exactly `width` characters, then a last one of at most that.
+      const parts = [text.slice(start, i)];
+      let at = i;
+      for (;;) {
+        const nl = text.charCodeAt(at) === 0x0d ? at + 1 : at;
+        if (text.charCodeAt(nl) !== 0x0a) break;
+        const ls = nl + 1;
+        BASE64_RUN.lastIndex = ls;
+        BASE64_RUN.test(text);
+        const le = BASE64_RUN.lastIndex;
+        let lp = le;
+        while (lp < n && lp - le < 2 && text.charCodeAt(lp) === 0x3d) lp++;
+        const after = text.charCodeAt(lp);
+        // The line must hold only base64 (then a line break or the end of the text).
+        if (le === ls || le - ls > width || !(lp === n || after === 0x0a || after === 0x0d)) break;
+        parts.push(text.slice(ls, lp));
+        HEX_RUN.lastIndex = ls;
+        HEX_RUN.test(text);
+        if (HEX_RUN.lastIndex !== le) hexOnly = false;
+        at = lp;
+        i = le;
+        end = lp;
+        if (le - ls < width || lp > le) break; // a short or padded line ends the blob
+      }
+      if (parts.length > 1) joined = parts.join("");
+    }
+    yield joined === undefined ? { start, end, hexOnly } : { start, end, hexOnly, joined };
     // text[i] is outside the alphabet (or i = n): the next run starts after it.
     start = nextBlobRun(text, i + 1, atLeast);
   }
@@ -756,7 +1132,7 @@ export function decodedViews(view: TextView, options: DecodeOptions = {}): TextV
   let blobs = 0;
   for (const r of blobRuns(text, Math.min(minB64, minHex))) {
     if (blobs >= maxBlobs || budget <= 0) break;
-    const run = text.slice(r.start, r.end);
+    const run = r.joined ?? text.slice(r.start, r.end);
     if (r.hexOnly) {
       // A hex-only run is decoded as hex (commit SHAs and digests decode to binary: skipped).
       const even = run.length % 2 ? run.slice(0, -1) : run;
@@ -765,7 +1141,7 @@ export function decodedViews(view: TextView, options: DecodeOptions = {}): TextV
       const head = hexBytes(even.length > 512 ? even.slice(0, 512) : even);
       if (!asReadableTextPrefix(head)) continue;
       const decoded = asReadableText(even.length > 512 ? hexBytes(even) : head);
-      if (decoded) add(r.start, r.start + even.length, decoded, "hex");
+      if (decoded) add(r.start, r.joined ? r.end : r.start + even.length, decoded, "hex");
       continue;
     }
     if (run.length < minB64) continue;
@@ -777,6 +1153,7 @@ export function decodedViews(view: TextView, options: DecodeOptions = {}): TextV
     const decoded = bytes && asReadableText(bytes);
     if (decoded) add(r.start, r.end, decoded, "base64");
   }
+  for (const v of obfuscationViews(view)) out.push(v);
   return out;
 }
 
