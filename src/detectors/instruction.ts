@@ -450,6 +450,24 @@ export const DEFAULT_INSTRUCTION_THRESHOLDS: InstructionThresholds = { alert: 4,
 // something that starts a new line of its own (capital, bullet, heading, tag). Wrapped prose
 // continues in lower case and stays one sentence.
 const SENTENCE_END = /[.!?]+(?=\s)|\n[ \t]*(?:\n|(?=[A-Z0-9#*\-<>|[`_•"'{}()\]]))/g;
+
+/**
+ * A quotation introduced as an example ("a page saying \"Ignore all previous instructions…\"",
+ * "phrases like “forget everything you were told”"): reported speech, not an order. Group 1 is the
+ * quoted text. The Layer 0 rules skip such quotations the same way.
+ */
+const EXAMPLE_QUOTE =
+  /\b(?:saying|says|said|reads?|such as|like|e\.g\.|i\.e\.|for example|for instance|examples?|phrases?|payloads?|strings?|texts?|sentences?|wrote|writes|containing|contains|quoted?|prompts?)[ \t]{0,3}[:,]?[ \t]{0,3}(?:like[ \t]{1,3})?["“„«](?<q>[^"“”„«»\n]{1,500})["”»“]/gi;
+
+/** Spans [start, end) of example quotations in `body` (see {@link EXAMPLE_QUOTE}). */
+function exampleQuotes(body: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of body.matchAll(EXAMPLE_QUOTE)) {
+    const end = m.index + m[0].length - 1;
+    out.push([end - m.groups!.q.length, end]);
+  }
+  return out;
+}
 const WINDOW = 2; // sentences after the one that holds a cue
 // Texts up to this size are scored whole; larger ones only around anchor words (below), so that
 // a clean megabyte costs one cheap character loop instead of a dozen regex passes.
@@ -759,6 +777,14 @@ function scoreWindow(body: string, ctx: InstructionContext, offset: number): Ins
     for (const f of FAMILIES) run(f);
   }
   if (cues.length === 0) return NOTHING;
+  // Cues inside a quotation given as an example do not count (security write-ups quote attacks).
+  const quotes = body.includes('"') || /[“„«]/.test(body) ? exampleQuotes(body) : [];
+  if (quotes.length) {
+    const kept = cues.filter((c) => !quotes.some(([s, e]) => c.start >= s && c.end <= e));
+    if (kept.length === 0) return NOTHING;
+    cues.length = 0;
+    cues.push(...kept);
+  }
 
   // Sentence boundaries (only computed when something fired).
   const ends: number[] = [];
