@@ -140,3 +140,20 @@ Deno.test({
     assert.ok(r.benignFlagged <= 2, JSON.stringify(r.benignAlerted));
   },
 });
+
+// The red-team sets (tests/fixtures/redteam/README.md): floors for generalisation beyond the dev
+// corpus. The one benign item acted on in novel.jsonl is coloured CLI output (ANSI colour is
+// stripped by design).
+for (
+  const [file, minRecall, maxActed, maxFlagged] of [
+    ["novel.jsonl", 98, 1, 4],
+    ["heldout.jsonl", 97, 1.5, 9],
+  ] as const
+) {
+  Deno.test(`eval: red-team set ${file} (recall >= ${minRecall}%, benign modified <= ${maxActed}%)`, async () => {
+    const r = await runEval({ corpus: `${ROOT}tests/fixtures/redteam/${file}` });
+    assert.ok(r.recall >= minRecall, `recall ${r.recall}, missed ${r.missed.join(" ")}`);
+    assert.ok(r.benignActed <= maxActed, JSON.stringify(r.benignActedOn));
+    assert.ok(r.benignFlagged <= maxFlagged, JSON.stringify(r.benignAlerted));
+  });
+}
