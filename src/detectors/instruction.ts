@@ -453,8 +453,8 @@ const SENTENCE_END = /[.!?]+(?=\s)|\n[ \t]*(?:\n|(?=[A-Z0-9#*\-<>|[`_•"'{}()\]
 
 /**
  * A quotation introduced as an example ("a page saying \"Ignore all previous instructions…\"",
- * "phrases like “forget everything you were told”"): reported speech, not an order. Group 1 is the
- * quoted text. The Layer 0 rules skip such quotations the same way.
+ * "phrases like “forget everything you were told”"): reported speech, not an order; the
+ * quoted text (group `q`). The Layer 0 rules skip such quotations the same way.
  */
 const EXAMPLE_QUOTE =
   /\b(?:saying|says|said|reads?|such as|like|e\.g\.|i\.e\.|for example|for instance|examples?|phrases?|payloads?|strings?|texts?|sentences?|wrote|writes|containing|contains|quoted?|prompts?)[ \t]{0,3}[:,]?[ \t]{0,3}(?:like[ \t]{1,3})?["“„«](?<q>[^"“”„«»\n]{1,500})["”»“]/gi;
