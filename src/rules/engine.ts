@@ -27,7 +27,7 @@ import { RuleError } from "./schema.ts";
 import {
   decodedViews,
   type DecodeOptions,
-  hasBlobRun,
+  hasExtraViews,
   MIN_BLOB,
   normalizeForMatching,
   type TextView,
@@ -616,7 +616,7 @@ export function scanText(
   const plainPresent = set.matcher.findPlain(text);
   if (plainPresent !== undefined) {
     // Pure ASCII without & % \: the text is its own view (as normalizeForMatching would say).
-    const blob = plan.decoded ? hasBlobRun(text) : true;
+    const blob = plan.decoded ? hasExtraViews(text) : true;
     if (
       plainPresent === null && plan.alwaysIdx.length === 0 &&
       !(plan.decoded && (blob || smallBlobs(set)))

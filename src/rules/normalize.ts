@@ -455,7 +455,7 @@ const NOT_PLAIN = /[^\x00-\x24\x27-\x5b\x5d-\x7f]/;
  * leetspeak words; see {@link obfuscationSigns}). Skips ahead: a character outside the alphabet
  * rules out every run through it, so English text is probed about once per word.
  */
-export function hasBlobRun(text: string, min: number = MIN_BLOB): boolean {
+export function hasExtraViews(text: string, min: number = MIN_BLOB): boolean {
   return nextBlobRun(text, 0, min) >= 0 || obfuscationSigns(text) !== 0;
 }
 
@@ -506,7 +506,7 @@ function identityView(text: string, blobRun?: boolean): TextView {
  * clean text costs one pass and a few slices.
  */
 export function normalizeForMatching(text: string): TextView {
-  if (!NOT_PLAIN.test(text)) return identityView(text, hasBlobRun(text));
+  if (!NOT_PLAIN.test(text)) return identityView(text, hasExtraViews(text));
   const pieces: string[] = [];
   // Segments: view offset vs[i], original span [os[i], oe[i]); copy[i] = 1 when the segment maps
   // offsets 1:1 (unchanged text, or characters folded to one character of the same length).
