@@ -457,7 +457,7 @@ const SENTENCE_END = /[.!?]+(?=\s)|\n[ \t]*(?:\n|(?=[A-Z0-9#*\-<>|[`_•"'{}()\]
  * quoted text (group `q`). The Layer 0 rules skip such quotations the same way.
  */
 const EXAMPLE_QUOTE =
-  /\b(?:saying|says|said|reads?|such as|like|e\.g\.|i\.e\.|for example|for instance|examples?|phrases?|payloads?|strings?|texts?|sentences?|wrote|writes|containing|contains|quoted?|prompts?)[ \t]{0,3}[:,]?[ \t]{0,3}(?:like[ \t]{1,3})?["“„«](?<q>[^"“”„«»\n]{1,500})["”»“]/gi;
+  /\b(?:saying|says|said|reads?|such as|like|e\.g\.|i\.e\.|for example|for instance|examples?|phrases?|payloads?|strings?|texts?|sentences?|wrote|writes?|containing|contains|quoted?|prompts?)[ \t]{0,3}[:,]?[ \t]{0,3}(?:like[ \t]{1,3})?["“„«](?<q>[^"“”„«»\n]{1,500})["”»“]/gi;
 
 /** Spans [start, end) of example quotations in `body` (see {@link EXAMPLE_QUOTE}). */
 function exampleQuotes(body: string): [number, number][] {
