@@ -2787,6 +2787,7 @@ export const BUILTIN_RULES: readonly Rule[] = [
       "redact_type": "secret",
       "forbid": [
         "[:=][ \\t]{0,3}[\\\"']?(?:[Y-Za-e][GHWXmn23][BFJNRVZdhlptx159][h-z0-6]){1,40}(?:[Y-Za-e][GHWXmn23][AEIMQUYcgkosw048]=|[Y-Za-e][AQgw]==)?[\\\"']?$",
+        "\\b[spr]k_test_[0-9A-Za-z]{8,}",
       ],
     },
     "source": "rules/secret-assignment.yaml",
