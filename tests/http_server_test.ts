@@ -197,6 +197,45 @@ async function rawStatus(url: string, host: string, target?: string): Promise<nu
 }
 
 /** The JSON-RPC messages in a JSON or SSE body. */
+/** Open a session by hand (initialize, initialized); the headers its requests carry. */
+async function openSession(
+  url: string,
+  version = "2025-06-18",
+): Promise<Record<string, string>> {
+  const r = await post(url, { ...INIT, params: { ...INIT.params, protocolVersion: version } });
+  const sid = r.headers.get("mcp-session-id")!;
+  const h = { ...JSON_SSE, "mcp-session-id": sid, "mcp-protocol-version": version };
+  assert.equal(
+    (await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, h)).status,
+    202,
+  );
+  return h;
+}
+
+/** Start server-everything's long-running tool (progress every duration/steps seconds). */
+function longRunning(
+  url: string,
+  h: Record<string, string>,
+  id: number,
+  duration: number,
+  steps: number,
+): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: h,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: {
+        name: "trigger-long-running-operation",
+        arguments: { duration, steps },
+        _meta: { progressToken: "p" },
+      },
+    }),
+  });
+}
+
 function messages(text: string): Record<string, unknown>[] {
   const t = text.trim();
   if (t.startsWith("{") || t.startsWith("[")) {
@@ -295,7 +334,10 @@ Deno.test({
       });
       await wrongAccept.body?.cancel();
       assert.equal(wrongAccept.status, 406);
-      const del = await fetch(url, { method: "DELETE", headers: { "mcp-session-id": sid } });
+      const del = await fetch(url, {
+        method: "DELETE",
+        headers: { "mcp-session-id": h["mcp-session-id"] },
+      });
       await del.body?.cancel();
       assert.equal(del.status, 200);
       assert.equal(server.stats.deletes, 1, "DELETE reached the server");
@@ -382,27 +424,9 @@ Deno.test({
   fn: async () => {
     await using dir = await tempDir();
     await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--", ...EVERYTHING]);
-    const v = "2025-11-25";
-    let r = await post(gw.url, { ...INIT, params: { ...INIT.params, protocolVersion: v } });
-    const sid = r.headers.get("mcp-session-id")!;
-    const h = { ...JSON_SSE, "mcp-session-id": sid, "mcp-protocol-version": v };
-    r = await post(gw.url, { jsonrpc: "2.0", method: "notifications/initialized" }, h);
-    assert.equal(r.status, 202);
+    const h = await openSession(gw.url, "2025-11-25");
     // Start a call that takes a moment, read only the priming event, and hang up.
-    const res = await fetch(gw.url, {
-      method: "POST",
-      headers: h,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 7,
-        method: "tools/call",
-        params: {
-          name: "trigger-long-running-operation",
-          arguments: { duration: 0.4, steps: 2 },
-          _meta: { progressToken: "p" },
-        },
-      }),
-    });
+    const res = await longRunning(gw.url, h, 7, 0.4, 2);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let first = "";
     while (!first.includes("\n\n")) first += (await reader.read()).value ?? "";
@@ -412,8 +436,8 @@ Deno.test({
     const resumed = await fetch(gw.url, {
       headers: {
         accept: "text/event-stream",
-        "mcp-session-id": sid,
-        "mcp-protocol-version": v,
+        "mcp-session-id": h["mcp-session-id"],
+        "mcp-protocol-version": h["mcp-protocol-version"],
         "last-event-id": lastId,
       },
     });
@@ -425,7 +449,10 @@ Deno.test({
     );
     const result = got.find((m) => m.id === 7) as { result: { content: { text: string }[] } };
     assert.match(result.result.content[0].text, /Long running operation completed/);
-    const del = await fetch(gw.url, { method: "DELETE", headers: { "mcp-session-id": sid } });
+    const del = await fetch(gw.url, {
+      method: "DELETE",
+      headers: { "mcp-session-id": h["mcp-session-id"] },
+    });
     await del.body?.cancel();
     assert.equal(del.status, 200);
   },
@@ -472,13 +499,9 @@ Deno.test({
     await using ev = await startEverything();
     await using dir = await tempDir();
     await using gw = await startServe(["--state-dir", `${dir.path}/state`, "--url", ev.url]);
-    let r = await post(gw.url, INIT);
-    const sid = r.headers.get("mcp-session-id")!;
-    const h = { ...JSON_SSE, "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" };
-    r = await post(gw.url, { jsonrpc: "2.0", method: "notifications/initialized" }, h);
-    assert.equal(r.status, 202);
+    const h = await openSession(gw.url);
     // A quick answer: held back until its stream ended, then sent whole (with its length).
-    r = await post(gw.url, {
+    const r = await post(gw.url, {
       jsonrpc: "2.0",
       id: 2,
       method: "tools/call",
@@ -490,20 +513,7 @@ Deno.test({
 
     // A slow one (1.2 s, progress every 0.3 s): the first progress must not wait for the result.
     const t0 = performance.now();
-    const res = await fetch(gw.url, {
-      method: "POST",
-      headers: h,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 3,
-        method: "tools/call",
-        params: {
-          name: "trigger-long-running-operation",
-          arguments: { duration: 1.2, steps: 4 },
-          _meta: { progressToken: "p" },
-        },
-      }),
-    });
+    const res = await longRunning(gw.url, h, 3, 1.2, 4);
     const headersAt = performance.now() - t0;
     assert.equal(res.headers.get("content-length"), null, "streamed");
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -526,7 +536,10 @@ Deno.test({
       endAt - firstProgressAt > 500,
       `first progress at ${firstProgressAt.toFixed(0)} ms, end at ${endAt.toFixed(0)} ms`,
     );
-    const del = await fetch(gw.url, { method: "DELETE", headers: { "mcp-session-id": sid } });
+    const del = await fetch(gw.url, {
+      method: "DELETE",
+      headers: { "mcp-session-id": h["mcp-session-id"] },
+    });
     await del.body?.cancel();
     assert.equal(del.status, 200);
   },

@@ -655,10 +655,6 @@ function isAsciiLetter(c: number): boolean {
   return l >= 0 && l < 26;
 }
 
-function isAsciiAlnum(c: number): boolean {
-  return isAsciiLetter(c) || (c >= 0x30 && c <= 0x39);
-}
-
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c || c === 0x0b;
 }
@@ -679,8 +675,8 @@ function isUnit(t: string, p: number, sep: number): boolean {
       (c < 0xd800 || c > 0xdfff);
   }
   if (!isAsciiLetter(c)) return false;
-  return !(p > 0 && isAsciiAlnum(t.charCodeAt(p - 1))) &&
-    !(p + 1 < t.length && isAsciiAlnum(t.charCodeAt(p + 1)));
+  return !(p > 0 && isAlnum(t.charCodeAt(p - 1))) &&
+    !(p + 1 < t.length && isAlnum(t.charCodeAt(p + 1)));
 }
 
 /** Letters in the spaced run through unit `p` with separator `sep`, counting at most `cap`. */
@@ -799,11 +795,11 @@ function hasLeet(t: string): boolean {
   for (let m = LEET_ADJ.exec(t); m; m = LEET_ADJ.exec(t)) {
     const p = m.index;
     let s = p;
-    while (s > 0 && p - s < 25 && isAsciiAlnum(t.charCodeAt(s - 1))) s--;
+    while (s > 0 && p - s < 25 && isAlnum(t.charCodeAt(s - 1))) s--;
     ALNUM_RUN.lastIndex = p;
     ALNUM_RUN.test(t);
     const e = ALNUM_RUN.lastIndex;
-    if (!(s > 0 && isAsciiAlnum(t.charCodeAt(s - 1))) && leetAt(t, s, e) && ++found >= 2) {
+    if (!(s > 0 && isAlnum(t.charCodeAt(s - 1))) && leetAt(t, s, e) && ++found >= 2) {
       return true;
     }
     LEET_ADJ.lastIndex = e;
@@ -828,11 +824,11 @@ export function obfuscationSigns(text: string): number {
     let p: number;
     if (isAsciiLetter(c)) {
       const a = text.charCodeAt(i + 1);
-      if (isAsciiLetter(a) || isAsciiAlnum(a) || isAsciiAlnum(text.charCodeAt(i - 1))) continue;
+      if (isAsciiLetter(a) || isAlnum(a) || isAlnum(text.charCodeAt(i - 1))) continue;
       p = i;
     } else if (isSpacer(c)) {
-      if (isAsciiLetter(text.charCodeAt(i + 1)) && !isAsciiAlnum(text.charCodeAt(i + 2))) p = i + 1;
-      else if (isAsciiLetter(text.charCodeAt(i - 1)) && !isAsciiAlnum(text.charCodeAt(i - 2))) {
+      if (isAsciiLetter(text.charCodeAt(i + 1)) && !isAlnum(text.charCodeAt(i + 2))) p = i + 1;
+      else if (isAsciiLetter(text.charCodeAt(i - 1)) && !isAlnum(text.charCodeAt(i - 2))) {
         p = i - 1;
       } else continue;
     } else continue;
